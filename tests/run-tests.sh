@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs every test program given, each with the build and source directories
+# in its environment, and adds up their results. The last line is the total,
+# "check: N passed, M failed"; the exit status is 0 only if every test passed
+# and no program crashed.
+# Usage: tests/run-tests.sh BUILD_DIR TEST_PROGRAM...
+set -u
+build=$(cd "$1" && pwd); shift
+HP_BUILD_DIR=$build HP_SRC_DIR=$(pwd)
+export HP_BUILD_DIR HP_SRC_DIR
+mkdir -p "$build/tests/logs"
+
+passed=0 failed=0 broken=""
+for t in "$@"; do
+	name=$(basename "$t")
+	log="$build/tests/logs/$name.log"
+	echo "== $name"
+	"$t" >"$log" 2>&1
+	rc=$?
+	# Show failures in full, and otherwise only the summary line.
+	line=$(grep '^test-summary: ' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		cat "$log"
+		echo "$name: exited with status $rc and no summary (crashed?)"
+		broken="$broken $name"
+		continue
+	fi
+	[ "$rc" -ne 0 ] && grep -B2 -A6 -E 'FAILED|Test: .*\.\.\.FAILED|^ +[0-9]+\. ' "$log" | head -n 60
+	p=$(echo "$line" | sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed/\1/')
+	f=$(echo "$line" | sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed/\2/')
+	echo "   $p passed, $f failed (log: $log)"
+	passed=$((passed + p)) failed=$((failed + f))
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && broken="$broken $name"
+done
+
+[ -n "$broken" ] && echo "programs that did not finish cleanly:$broken"
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ -z "$broken" ]

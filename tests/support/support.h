@@ -1,0 +1,63 @@
+/* What the test programs share: paths into the build, running commands
+ * and processes, temporary directories, loopback ports. */
+#ifndef HP_TEST_SUPPORT_H
+#define HP_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <CUnit/CUnit.h>
+
+/* Defined by each test program: add its suites to the CUnit registry. */
+void test_register(void);
+
+/* Add a suite with the given tests ({name, fn} pairs ending in {NULL, NULL}). */
+struct ts_test {
+	const char *name;
+	void (*fn)(void);
+};
+void ts_add_suite(const char *name, const struct ts_test *tests);
+
+/* The build directory ($HP_BUILD_DIR, absolute) and the source tree
+ * ($HP_SRC_DIR). */
+const char *ts_build_dir(void);
+const char *ts_src_dir(void);
+
+/* A path under the build directory, formatted; the string lives until
+ * ts_cleanup(). */
+const char *ts_build_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A fresh directory under the build's tmp/, removed at ts_cleanup() unless
+ * HP_KEEP_TMP is set. */
+const char *ts_tmpdir(void);
+
+/* Run argv (NULL-terminated) to completion, optionally with stdin from
+ * in_text. Output goes to *out and *err (malloc'd, NUL-terminated) when those
+ * are not NULL. Returns the exit status, 128+signal when killed, -1 on error. */
+int ts_run(char *const argv[], const char *in_text, char **out, char **err);
+
+/* Same, through "sh -c cmd". */
+int ts_sh(const char *cmd, char **out, char **err);
+
+/* Start argv in the background, stdout and stderr to log (or /dev/null). */
+pid_t ts_spawn(char *const argv[], const char *log);
+
+/* SIGTERM, then wait up to timeout_ms (SIGKILL after). Returns the exit
+ * status, 128+signal when killed, -1 on error. */
+int ts_stop(pid_t pid, int timeout_ms);
+
+/* A free TCP port on 127.0.0.1 (bind to 0 and read it back). */
+int ts_free_port(void);
+
+/* Wait until something accepts on 127.0.0.1:port. */
+bool ts_wait_port(int port, int timeout_ms);
+
+/* Whole file contents, malloc'd and NUL-terminated; *len if not NULL. */
+char *ts_read_file(const char *path, size_t *len);
+int ts_write_file(const char *path, const void *data, size_t len);
+
+/* Remove temporary directories and free paths. Called by the harness. */
+void ts_cleanup(void);
+
+#endif
