@@ -61,7 +61,25 @@ typedef int (*hp_print_fn_t)(enum hp_print_level level, const char *fmt, va_list
  * silences the library. The default prints warnings to stderr. */
 hp_print_fn_t hp_set_print(hp_print_fn_t fn);
 
-/* ---- the rest of the API is added below, one section per object -------- */
+/* ---- the rest of the API: one section per object ------------------------ */
+
+/* ---- ELF targets, symbols, identity (hp_elf) ---- */
+
+/* ---- function analysis (hp_func) ---- */
+
+/* ---- processes and their mappings (hp_proc) ---- */
+
+/* ---- payload container (hp_container) ---- */
+
+/* ---- keys and signatures (hp_key, hp_sig) ---- */
+
+/* ---- manifest and package (hp_manifest, hp_package) ---- */
+
+/* ---- linking a payload against a target (hp_link) ---- */
+
+/* ---- the dry run (hp_verify) ---- */
+
+/* ---- live patching (hp_live) ---- */
 
 #ifdef __cplusplus
 }
