@@ -101,7 +101,7 @@ endef
 $(foreach s,$(TEST_SRCS),$(eval $(call test_rule,$(s))))
 
 # ---- the parts of the tree --------------------------------------------------
-include $(sort $(wildcard patcher/*.mk targets/*.mk payloads/*.mk tests/*.mk tests/*/*.mk docs/*.mk))
+include $(sort $(wildcard patcher/*.mk targets/*.mk payloads/*.mk manifests/*.mk tests/*.mk tests/*/*.mk docs/*.mk))
 
 all: $(ALL_TARGETS)
 
