@@ -17,6 +17,9 @@ void hp_print(enum hp_print_level level, const char *fmt, ...) HP_PRINTF(2, 3);
 #define pr_info(fmt, ...) hp_print(HP_INFO, fmt "\n", ##__VA_ARGS__)
 #define pr_debug(fmt, ...) hp_print(HP_DEBUG, fmt "\n", ##__VA_ARGS__)
 
+/* Fault injection (fault.c): SIGKILL this process if HOTPATCH_FAULT names step. */
+void fault_point(const char *step);
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* HP_INTERNAL_H */
