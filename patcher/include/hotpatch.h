@@ -81,6 +81,8 @@ hp_print_fn_t hp_set_print(hp_print_fn_t fn);
 
 /* ---- live patching (hp_live) ---- */
 
+/* ---- state directory: lock, journal, backups (hp_state) ---- */
+
 #ifdef __cplusplus
 }
 #endif
