@@ -538,6 +538,55 @@ const struct hp_manifest_component *hp_manifest__find_component(const struct hp_
 const struct hp_manifest_version *hp_manifest__find_version(const struct hp_manifest_component *c,
 							    const char *version);
 
+/* A package: a directory holding manifest.json, its minisign signature
+ * manifest.json.minisig and the payload containers the manifest names. */
+struct hp_package_opts {
+	const char *const *trusted_keys; /* extra public key files (--trusted-key) */
+	size_t nr_trusted_keys;          /* entries in trusted_keys */
+	const char *trusted_dir;         /* system key directory; NULL: the default */
+	int skip_signature;              /* nonzero: do not check the signature (warns loudly) */
+	size_t max_payload_size;         /* bound on an unpacked payload, bytes; 0: default */
+};
+
+struct link_object; /* opaque: a parsed payload object (the payload linker's) */
+
+struct hp_package_payload {
+	const struct hp_manifest_component *component; /* the component it serves */
+	char *path;                /* container file, for messages */
+	void *object;              /* unpacked relocatable ELF object, malloc'd */
+	size_t object_size;        /* bytes at object */
+	struct link_object *link;  /* object parsed by the linker; owned */
+};
+
+struct hp_package {
+	char *dir;                 /* the package directory */
+	char *manifest_path;       /* the manifest file as given */
+	struct hp_manifest *manifest; /* parsed from exactly the bytes that were verified */
+	int signature_checked;     /* 0 only when opened with skip_signature */
+	char key_id[17];           /* id of the key that signed it (hex), "" if unchecked */
+	struct hp_package_payload *payloads; /* one per component, same order */
+	size_t nr_payloads;
+};
+
+/* Open the package whose manifest is manifest_path: read the manifest once,
+ * verify its signature (manifest_path + ".minisig") against the trusted keys
+ * unless opts->skip_signature, parse it strictly, then for each component
+ * open its payload file inside the package directory (a name or symlink
+ * leading out of it is refused), check its size and SHA-256 against the
+ * manifest, unpack the container and parse the object. Nothing is written.
+ * Returns a package (hp_package__close) or NULL with errno: HP_E_SIGNATURE,
+ * HP_E_FORMAT, HP_E_TOO_BIG, HP_E_MISMATCH (size or SHA-256 of a payload),
+ * HP_E_UNSUPPORTED, HP_E_RELOC (the object), or the errno of a file; each
+ * after one message naming the file and the cause. opts may be NULL. */
+struct hp_package *hp_package__open(const char *manifest_path, const struct hp_package_opts *opts);
+
+/* Accepts NULL and half-opened packages. */
+void hp_package__close(struct hp_package *pkg);
+
+/* The payload of component name, or NULL. */
+const struct hp_package_payload *hp_package__find_payload(const struct hp_package *pkg,
+							  const char *component);
+
 /* ---- linking a payload against a target (hp_link) ---- */
 
 /* ---- the dry run (hp_verify) ---- */
@@ -545,6 +594,171 @@ const struct hp_manifest_version *hp_manifest__find_version(const struct hp_mani
 /* ---- live patching (hp_live) ---- */
 
 /* ---- state directory: lock, journal, backups (hp_state) ---- */
+
+/* The state directory holds what hotpatch must remember between runs: the
+ * journal of every step taken, the backups of replaced files, and the lock
+ * that keeps two runs apart. Default HP_STATE_DIR_DEFAULT, or the directory
+ * named by the environment variable HP_STATE_DIR_ENV; a caller's explicit
+ * directory wins over both. It must be a real directory (not a symbolic
+ * link), owned by the user running hotpatch and not writable by group or
+ * others; it is created 0700 when missing. Everything inside is opened
+ * relative to it, never following a symbolic link. */
+#define HP_STATE_DIR_DEFAULT "/var/lib/hotpatch"
+#define HP_STATE_DIR_ENV "HOTPATCH_STATE_DIR"
+
+enum hp_state_flags {
+	HP_STATE_READ_ONLY = 1 << 0, /* no lock, no creation, no writes (status) */
+};
+
+struct hp_state;
+
+/* The directory hp_state__open(NULL, ...) uses: $HOTPATCH_STATE_DIR if set
+ * and not empty, else HP_STATE_DIR_DEFAULT. Static or environment string. */
+const char *hp_state__default_dir(void);
+
+/* Open the state directory dir (NULL: the default) and, unless
+ * HP_STATE_READ_ONLY, create it if missing and take its lock for as long as
+ * the object lives. If another run holds the lock, wait up to wait_ms
+ * milliseconds (0: do not wait), then fail with HP_E_LOCKED, naming the
+ * holder's pid. A read-only open of a missing directory succeeds and reads
+ * as empty. Returns NULL with errno set (an errno value or HP_E_STATE,
+ * HP_E_LOCKED) on failure; free with hp_state__close(). */
+struct hp_state *hp_state__open(const char *dir, unsigned int flags, int wait_ms);
+void hp_state__close(struct hp_state *st);
+/* The directory's path as opened, for messages. Owned by st. */
+const char *hp_state__path(const struct hp_state *st);
+
+/* The journal: one line per record, appended and fsync'd before the step it
+ * records is taken, so it always says at least what might have happened.
+ * The format is in docs/formats/journal.md. An "intent" record opens a step;
+ * a "done", "failed" or "aborted" record closes it, naming the intent by its
+ * sequence number (ref) and repeating its package, action, kind and target. */
+enum hp_journal_action {
+	HP_JOURNAL_APPLY = 1,
+	HP_JOURNAL_ROLLBACK,
+};
+
+enum hp_journal_kind {
+	HP_JOURNAL_DISK = 1, /* a file on disk, named by path */
+	HP_JOURNAL_LIVE,     /* a running process, named by pid and start time */
+};
+
+enum hp_journal_step {
+	HP_JOURNAL_INTENT = 1, /* about to be taken */
+	HP_JOURNAL_DONE,       /* taken and complete */
+	HP_JOURNAL_FAILED,     /* not taken: an error, nothing changed */
+	HP_JOURNAL_ABORTED,    /* not taken: found undone after a crash, or cancelled */
+};
+
+#define HP_JOURNAL_DETAILS_MAX 16 /* details per record */
+#define HP_JOURNAL_LINE_MAX 4096  /* bytes per line, newline included */
+
+/* A free-form detail: key is [a-z][a-z0-9_-]*, at most 32 bytes; well-known
+ * keys are "functions", "backup", "old_sha256", "new_sha256", "error". */
+struct hp_journal_detail {
+	const char *key;   /* detail name */
+	const char *value; /* any bytes but NUL; escaped on disk */
+};
+
+struct hp_journal_rec {
+	uint64_t seq;           /* sequence number, consecutive in file order; set by append */
+	uint64_t ref;           /* closing steps: seq of the intent closed; 0 for an intent */
+	int64_t time_us;        /* UTC, microseconds since the epoch; set by append */
+	const char *package;    /* package id, e.g. "KB916846" */
+	enum hp_journal_action action; /* apply or rollback */
+	enum hp_journal_kind kind;     /* disk or live */
+	enum hp_journal_step step;     /* intent, done, failed, aborted */
+	const char *path;       /* disk: the file's path; live: optional, the mapped file */
+	uint64_t dev;           /* disk: st_dev of the file when recorded; 0 if unknown */
+	uint64_t ino;           /* disk: st_ino of the file when recorded; 0 if unknown */
+	pid_t pid;              /* live: process id; 0 for disk */
+	uint64_t start_time;    /* live: process start, clock ticks after boot (/proc/PID/stat field 22) */
+	size_t ndetails;        /* entries used in details */
+	struct hp_journal_detail details[HP_JOURNAL_DETAILS_MAX]; /* functions, backup, hashes... */
+};
+
+struct hp_journal;
+
+/* Append rec to the journal of st (opened with its lock) and fsync it:
+ * sets rec->seq and rec->time_us. The strings stay the caller's. Checks the
+ * record as the reader would (a record that cannot be read back is never
+ * written). Errors: -EINVAL with a message for a bad record, HP_E_STATE if
+ * st is read-only, HP_E_FORMAT if the journal on disk is corrupt, -errno
+ * (-ENOSPC, -EROFS, -EIO...) from the file system, the journal unchanged. */
+int hp_journal__append(struct hp_state *st, struct hp_journal_rec *rec);
+/* Close intent (a record as appended or read back) with step, copying its
+ * package, action, kind and target; details may be NULL when ndetails is 0.
+ * *seq (if not NULL) gets the new record's number. Errors as above. */
+int hp_journal__append_step(struct hp_state *st, const struct hp_journal_rec *intent,
+			    enum hp_journal_step step, const struct hp_journal_detail *details,
+			    size_t ndetails, uint64_t *seq);
+
+/* Read the journal of st (empty if it has none). A torn last line (a crash
+ * in the middle of an append) is reported and skipped; anything else
+ * malformed fails with HP_E_FORMAT and a message naming the line, and a
+ * journal larger than HP_JOURNAL_FILE_MAX with HP_E_TOO_BIG. Free the
+ * result with hp_journal__free(). */
+#define HP_JOURNAL_FILE_MAX (64u << 20) /* bytes */
+int hp_journal__read(struct hp_state *st, struct hp_journal **out);
+/* The same parser on len bytes of buf; name is used in messages. */
+int hp_journal__parse(const char *buf, size_t len, const char *name, struct hp_journal **out);
+void hp_journal__free(struct hp_journal *j);
+
+/* Records in file order; owned by j. */
+size_t hp_journal__count(const struct hp_journal *j);
+const struct hp_journal_rec *hp_journal__get(const struct hp_journal *j, size_t i);
+/* Line number of a torn last line that was skipped, 0 if none. */
+size_t hp_journal__torn_line(const struct hp_journal *j);
+/* The value of detail key in r, NULL if absent. */
+const char *hp_journal_rec__detail(const struct hp_journal_rec *r, const char *key);
+
+/* Replay. *recs gets a malloc'd array (free() it) of *n pointers to records
+ * owned by j:
+ * - applied: for each package and target (a file by path; a process by pid
+ *   and start time), the "done" record of its last completed apply, if no
+ *   completed rollback came after it; in journal order.
+ * - unfinished: every intent that no later record closes: a step that was
+ *   started and may or may not have happened (recovery must look). */
+int hp_journal__applied(const struct hp_journal *j, const struct hp_journal_rec ***recs, size_t *n);
+int hp_journal__unfinished(const struct hp_journal *j, const struct hp_journal_rec ***recs,
+			   size_t *n);
+
+/* Names as written in the journal ("apply", "disk", "intent"...). */
+const char *hp_journal_action__str(enum hp_journal_action a);
+const char *hp_journal_kind__str(enum hp_journal_kind k);
+const char *hp_journal_step__str(enum hp_journal_step s);
+
+/* Backups: copies of original files, kept in the state directory under
+ * their SHA-256 (64 hex digits), checked against it when written and again
+ * before any use. */
+
+/* Store the whole content of fd (read with pread from offset 0; what names
+ * it in messages). If expect_sha is not NULL the content must hash to it
+ * (else HP_E_MISMATCH, nothing stored). An existing sound backup of the
+ * same content is kept (a corrupt one is replaced). sha (65 bytes) gets the
+ * backup's name. Needs st opened with its lock. */
+int hp_backup__store(struct hp_state *st, int fd, const char *what, const char *expect_sha,
+		     char sha[65]);
+/* Check the backup named sha: present and hashing to its name. Errors:
+ * -ENOENT (missing), HP_E_MISMATCH (corrupt), each with a message. */
+int hp_backup__verify(struct hp_state *st, const char *sha);
+/* Open the backup named sha for reading, after checking it as above.
+ * Returns the descriptor (the caller closes it) or a negative error. */
+int hp_backup__open(struct hp_state *st, const char *sha);
+/* Replace the file at path with the backup named sha, atomically (see
+ * docs/state.md), keeping path's current mode, owner and extended
+ * attributes. If expect_current is not NULL, the file now at path must hash
+ * to it (else HP_E_MISMATCH). The backup is checked before anything is
+ * written and the written copy before it replaces path; on any error path is
+ * unchanged. The backup itself is kept. */
+int hp_backup__restore(struct hp_state *st, const char *sha, const char *path,
+		       const char *expect_current);
+/* Names of every backup, sorted; *names is malloc'd, free it with
+ * hp_backup__free_list(). */
+int hp_backup__list(struct hp_state *st, char ***names, size_t *n);
+void hp_backup__free_list(char **names, size_t n);
+/* Remove the backup named sha (-ENOENT if there is none). */
+int hp_backup__remove(struct hp_state *st, const char *sha);
 
 #ifdef __cplusplus
 }
