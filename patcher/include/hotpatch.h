@@ -587,6 +587,32 @@ void hp_package__close(struct hp_package *pkg);
 const struct hp_package_payload *hp_package__find_payload(const struct hp_package *pkg,
 							  const char *component);
 
+/* The vendor side: `hotpatch pack`. One input file for a component. */
+struct hp_pack_input {
+	const char *component; /* component name in the source manifest */
+	const char *path;      /* a built target file, or a payload object */
+};
+
+struct hp_pack_opts {
+	const struct hp_pack_input *targets;  /* built files: one per eligible version */
+	size_t nr_targets;
+	const struct hp_pack_input *payloads; /* payload objects: one per component */
+	size_t nr_payloads;
+};
+
+/* Make the unsigned package in outdir (created if missing) from the source
+ * manifest at source: each payload object, checked by the linker, goes
+ * into its container; each built target is recognised by its package note
+ * (name and version) and pins its eligible version with its build-id,
+ * SHA-256 and, for every function replaced, the analysis' size and
+ * fingerprint (the function must be patchable); then outdir/manifest.json
+ * is written deterministically. Every eligible version needs exactly one
+ * built file and no file of another version may be given. Returns 0, or a
+ * negative error after a message naming the file, component and cause
+ * (HP_E_FORMAT, HP_E_NOT_FOUND, HP_E_NOT_ELIGIBLE, HP_E_UNPATCHABLE,
+ * -errno...). */
+int hp_package__create(const char *source, const char *outdir, const struct hp_pack_opts *opts);
+
 /* ---- linking a payload against a target (hp_link) ---- */
 
 /* ---- the dry run (hp_verify) ---- */

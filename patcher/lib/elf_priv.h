@@ -1,0 +1,18 @@
+/* What the ELF module offers the other modules of libhotpatch beyond the
+ * public hp_elf API. */
+#ifndef HP_ELF_PRIV_H
+#define HP_ELF_PRIV_H
+
+#include <stdint.h>
+
+#include "hotpatch.h"
+
+/* The link-time address of the first defined FUNC/OBJECT symbol that starts
+ * strictly after vaddr, or UINT64_MAX when there is none. Binary search. */
+uint64_t elf_next_symbol_addr(const struct hp_elf *elf, uint64_t vaddr);
+
+/* The file bytes of a PT_LOAD range [vaddr, vaddr+len) without copying, or
+ * NULL when the range is not entirely file-backed within one segment. */
+const uint8_t *elf_bytes_at(const struct hp_elf *elf, uint64_t vaddr, size_t len);
+
+#endif /* HP_ELF_PRIV_H */
