@@ -1,7 +1,7 @@
 /* The payload linker: from a relocatable payload object to code ready to run
  * at a chosen runtime address inside a target.
  *
- * A payload (payloads/<ID>/*.c) is compiled to an ET_REL object whose
+ * A payload (the C files of payloads/<ID>/) is compiled to an ET_REL object whose
  * references to the target's own functions and data, and to libc, stay
  * relocations. elf_object.c reads and checks such an object (it is untrusted
  * input once it comes out of a package); link.c lays it out, resolves its
@@ -106,7 +106,13 @@ struct link_image {
 	uint64_t base;       /* runtime address it was linked for (page-aligned) */
 	uint64_t *func_addr; /* runtime address of each function, same order as link_object_func_name */
 	size_t nfuncs;       /* entries in func_addr */
-	size_t nfar;         /* calls that went through the far-call table (out of rel32 reach) */
+	size_t nfar;         /* far-call stubs in use (some call was out of rel32 reach) */
+	/* Offsets (from base) of the 8-byte fields that hold absolute runtime
+	 * addresses: R_X86_64_64 results, GOT slots and far-call stubs in use.
+	 * A live patch needs nothing more; a disk patch of a PIE must have the
+	 * dynamic linker adjust each of them (or refuse). */
+	uint64_t *abs_off;   /* malloc'd, nabs entries, ascending within each kind */
+	size_t nabs;         /* entries in abs_off */
 };
 
 /* Link obj to run at base (page-aligned), resolving undefined symbols
