@@ -615,6 +615,15 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 
 /* ---- linking a payload against a target (hp_link) ---- */
 
+/* Does the payload object (the bytes of a relocatable ELF file; obj_name
+ * names it in messages) link against the ELF file target: is every symbol
+ * it needs from outside defined there? Changes nothing. Returns 0;
+ * -HP_E_RELOC when some symbol does not resolve (each reported with
+ * pr_warn); -HP_E_FORMAT, -HP_E_UNSUPPORTED, -HP_E_RELOC or -HP_E_TOO_BIG
+ * for an object the linker refuses (docs/formats/payload-object.md). */
+int hp_link__check_elf(const void *obj, size_t len, const char *obj_name,
+		       const struct hp_elf *target);
+
 /* ---- the dry run (hp_verify) ---- */
 
 /* ---- live patching (hp_live) ---- */

@@ -78,6 +78,20 @@ struct link_resolver_chain {
 };
 int link_resolve_chain(void *ctx, const char *name, uint64_t *runtime_addr);
 
+/* A resolver over one ELF file (link_resolve.c): the symbols it defines
+ * (.symtab, then .dynsym), at link-time address + bias. Imports are not
+ * answered (-HP_E_NOT_FOUND): chain another resolver for them. Note that a
+ * libc function found this way may be an IFUNC resolver rather than the
+ * function (hp_symbol does not tell them apart); a live resolver for
+ * libraries must ask the process (its GOT, or the resolved address).
+ * Use as { link_resolve_elf, &elf_resolver }. */
+struct hp_elf;
+struct link_elf_resolver {
+	const struct hp_elf *elf; /* the target file, open */
+	uint64_t bias;            /* runtime address minus link-time address (0 on disk) */
+};
+int link_resolve_elf(void *ctx, const char *name, uint64_t *runtime_addr);
+
 /* ---- layout ---- */
 
 /*
