@@ -628,6 +628,99 @@ int hp_link__check_elf(const void *obj, size_t len, const char *obj_name,
 
 /* ---- live patching (hp_live) ---- */
 
+/* The live executor redirects functions of one running process (ptrace,
+ * root or CAP_SYS_PTRACE): the linked payload is placed in a region mapped
+ * inside the process within +-2 GiB of the code, then, with every thread
+ * stopped for as short a time as possible, each function's entry gets a
+ * 5-byte jump to its replacement. The region starts with a record (package
+ * id, functions, original bytes; docs/formats/process-record.md) so status
+ * and rollback read the truth from the process itself. A process is changed
+ * completely or not at all. How it works: docs/live.md. */
+
+/* How strict the check made while every thread is stopped is. */
+enum hp_live_consistency {
+	HP_LIVE_FULL = 0, /* no thread inside a replaced function, no return address into one */
+	HP_LIVE_ENTRY,    /* no thread inside the bytes the jump overwrites */
+};
+
+/* One function to redirect. */
+struct hp_live_func {
+	const char *name;      /* symbol name, for messages and the record (<= 63 bytes kept) */
+	uint64_t entry;        /* runtime address of the function's first byte */
+	uint64_t size;         /* function size in bytes: the range the safety check guards */
+	uint32_t patch_off;    /* bytes from entry to the jump (4 after an endbr64, else 0) */
+	const uint8_t *expect; /* the bytes expected at entry (the fingerprint); expect_len long */
+	size_t expect_len;     /* at least patch_off + 5 */
+};
+
+/* Produce the linked payload for runtime address base into buf (size bytes,
+ * zeroed) and set new_addr[i], the runtime address of funcs[i]'s
+ * replacement, for each function. Called once per apply, before anything is
+ * stopped. Returns 0 or a negative error (it reports its own). */
+typedef int (*hp_live_image_fn)(void *ctx, uint64_t base, uint8_t *buf, size_t size,
+				uint64_t *new_addr);
+
+struct hp_live_patch {
+	const char *id;                   /* package id, e.g. "KB916846" (<= 31 bytes) */
+	const struct hp_live_func *funcs; /* the functions to redirect */
+	size_t nfuncs;                    /* number of funcs (1..64) */
+	size_t image_size;                /* bytes of linked code the callback produces */
+	hp_live_image_fn image;           /* the callback */
+	void *ctx;                        /* passed to image */
+};
+
+struct hp_live_opts {
+	enum hp_live_consistency consistency; /* HP_LIVE_FULL by default (zeroed opts) */
+	unsigned int retries;    /* stop windows tried while busy; 0: 20 */
+	unsigned int backoff_us; /* wait after the first busy window, doubling, capped at
+				    100 ms; 0: 1000 microseconds */
+	size_t stack_scan;       /* bytes scanned above each thread's rsp; 0: 256 KiB */
+};
+
+/* What a call did, filled on success and, as far as it got, on failure. */
+struct hp_live_result {
+	uint64_t stop_ns;        /* last window: first thread stopped to last resumed (ns) */
+	unsigned int threads;    /* threads stopped in the last window */
+	unsigned int attempts;   /* windows used (more than 1 when busy) */
+	uint64_t region;         /* runtime address of the injected region */
+	uint64_t region_size;    /* its size in bytes */
+	int region_released;     /* rollback: 1 when the region was unmapped */
+};
+
+/* Apply patch to process pid. opts and res may be NULL. Returns 0 or a
+ * negative error, after a message naming the process, function and cause:
+ * HP_E_ALREADY (this package is applied there), HP_E_MISMATCH (bytes at an
+ * entry differ from the fingerprint), HP_E_BUSY (still unsafe after every
+ * retry), HP_E_PROCESS (no such process, exited meanwhile, traced by another
+ * tracer, a thread not a process), HP_E_NOT_FOUND (no free address space
+ * near the code), HP_E_PRIVILEGE, HP_E_UNSUPPORTED, -errno. On any error the
+ * process runs on unchanged. */
+int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp_live_opts *opts,
+		   struct hp_live_result *res);
+
+/* Roll package id back in process pid: the original bytes go back under the
+ * same safety rules, and the region is unmapped once no thread is in it nor
+ * has a return address into it (with HP_LIVE_ENTRY it may stay mapped,
+ * unreferenced). Errors as hp_live__apply, plus HP_E_NOT_APPLIED, and
+ * HP_E_STATE when the entries hold neither the jumps nor the originals. */
+int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts,
+		      struct hp_live_result *res);
+
+/* What one process carries, read from its record without stopping it. */
+struct hp_live_status {
+	char id[32];          /* package id, NUL-terminated */
+	uint64_t region;      /* runtime address of the region */
+	uint64_t region_size; /* bytes */
+	unsigned int nfuncs;  /* functions in the record */
+	unsigned int applied; /* of those, how many entries hold the record's jump now */
+};
+
+/* Read the record of package id (NULL: any) from process pid into *st.
+ * When several regions carry the id (one left by a killed run), the one
+ * whose jumps are in place wins. Returns 0, -HP_E_NOT_APPLIED when the
+ * process carries no such record, HP_E_PROCESS, -errno. */
+int hp_live__status(pid_t pid, const char *id, struct hp_live_status *st);
+
 /* ---- state directory: lock, journal, backups (hp_state) ---- */
 
 /* The state directory holds what hotpatch must remember between runs: the
