@@ -370,6 +370,8 @@ const char *hp_key__path(const struct hp_key *key);
 struct hp_keygen_opts {
 	const char *comment;  /* public key's untrusted comment; NULL: minisign's */
 	const char *password; /* encrypt the secret key (scrypt); NULL: unencrypted */
+	int kdf_interactive;  /* nonzero: scrypt at libsodium's interactive cost (16 MiB)
+				 rather than minisign's sensitive one (1 GiB) */
 	int force;            /* nonzero: replace existing files */
 };
 
