@@ -291,6 +291,63 @@ int hp_func__analyze(const struct hp_elf *elf, const struct hp_symbol *sym,
 
 /* ---- processes and their mappings (hp_proc) ---- */
 
+/* How the file now at a mapped object's path relates to what is mapped. */
+enum hp_file_state {
+	HP_FILE_SAME,     /* the path names the mapped file (same device and inode) */
+	HP_FILE_REPLACED, /* another file is at the path now (renamed over, reinstalled) */
+	HP_FILE_DELETED,  /* nothing is at the path any more */
+};
+
+/* "same", "replaced" or "deleted". */
+const char *hp_file_state_name(enum hp_file_state state);
+
+/* One mapping of an object. */
+struct hp_proc_range {
+	uint64_t start;   /* runtime address of the first byte */
+	uint64_t end;     /* runtime address one past the last byte */
+	uint64_t offset;  /* file offset mapped at start */
+	bool read;        /* r */
+	bool write;       /* w */
+	bool exec;        /* x */
+};
+
+/* A file a process has mapped (a program or library), all its mappings. */
+struct hp_proc_object {
+	const char *path;              /* path the process mapped it from */
+	enum hp_file_state state;      /* what is at that path now */
+	uint64_t dev;                  /* device of the mapped file (makedev) */
+	uint64_t inode;                /* inode of the mapped file */
+	struct hp_elf *elf;            /* the mapped file read as ELF through
+					  /proc/PID/map_files (not the path), NULL
+					  when it could not be read or is not ELF */
+	bool bias_known;               /* load_bias is valid (elf read, offset 0 mapped) */
+	uint64_t load_bias;            /* runtime address minus link-time address */
+	struct hp_proc_range *ranges;  /* its mappings, by address */
+	size_t nranges;                /* entries in ranges */
+};
+
+struct hp_proc;
+
+/* Snapshot what process pid has mapped and its threads (no ptrace: the
+ * process keeps running). Each mapped ELF object is opened from the mapping
+ * itself, so its identity is what runs even when the file at its path was
+ * replaced or deleted. NULL and errno (ESRCH, EACCES, ENOMEM...) after a
+ * pr_warn naming the pid. Close with hp_proc__close(). */
+struct hp_proc *hp_proc__open(pid_t pid);
+void hp_proc__close(struct hp_proc *proc);
+
+pid_t hp_proc__pid(const struct hp_proc *proc);
+/* The executable's path (/proc/PID/exe), "" if unreadable. */
+const char *hp_proc__exe(const struct hp_proc *proc);
+size_t hp_proc__object_count(const struct hp_proc *proc);
+const struct hp_proc_object *hp_proc__object(const struct hp_proc *proc, size_t i);
+/* The object with a mapping holding runtime address addr, or NULL. */
+const struct hp_proc_object *hp_proc__object_at(const struct hp_proc *proc, uint64_t addr);
+/* The first object whose path is path, or whose path ends in "/path", or NULL. */
+const struct hp_proc_object *hp_proc__find_object(const struct hp_proc *proc, const char *path);
+/* Thread ids, ascending; *n receives their number. */
+const pid_t *hp_proc__threads(const struct hp_proc *proc, size_t *n);
+
 /* ---- payload container (hp_container) ---- */
 
 /* One zlib-compressed payload object in a small binary container
@@ -628,6 +685,75 @@ int hp_link__check_elf(const void *obj, size_t len, const char *obj_name,
 
 /* ---- the dry run (hp_verify) ---- */
 
+/* The dry run: the whole pipeline stopped after the plan. Every target on
+ * disk and in running processes gets a verdict; nothing is written, no
+ * process is stopped or traced (function bytes are read from
+ * /proc/PID/mem). */
+enum hp_verdict {
+	HP_VERDICT_WOULD_PATCH,  /* eligible, and every check passed */
+	HP_VERDICT_NOT_ELIGIBLE, /* a version the patch was not built for */
+	HP_VERDICT_ALREADY,      /* the patch is already there */
+	HP_VERDICT_REFUSED,      /* an eligible version failed a check (err, reason) */
+	HP_VERDICT_ERROR,        /* could not be examined (unreadable, not a component, exited) */
+};
+
+/* "would-patch", "not-eligible", "already-patched", "refused", "error". */
+const char *hp_verdict_name(enum hp_verdict v);
+
+struct hp_verify_func {
+	const char *name;        /* function replaced; owned by the manifest */
+	uint64_t addr;           /* entry: link-time vaddr for a file, runtime address for a process */
+	uint64_t size;           /* bytes, as found in the target */
+	uint32_t patch_offset;   /* bytes from addr where the jump would go */
+	uint32_t window_len;     /* bytes the jump would cover */
+	int patchable;           /* the analysis' verdict */
+	const char *reason;      /* hp_func_reason_name() of the analysis */
+	int fingerprint_ok;      /* the bytes hash to the manifest's fingerprint */
+	char fingerprint[65];    /* hex SHA-256 of the bytes found, "" if not read */
+};
+
+struct hp_verify_target {
+	char *path;              /* the file on disk, or the file a process maps */
+	pid_t pid;               /* the process; 0 for a file on disk */
+	char *comm;              /* the process' name (/proc/PID/comm); NULL for a file */
+	const struct hp_manifest_component *component; /* NULL when not recognised */
+	char *version;           /* package-note version, NULL if none */
+	char *build_id;          /* hex, NULL if none */
+	char sha256[65];         /* hex SHA-256 of the file (for a process: of what it maps) */
+	uint64_t bias;           /* process: runtime minus link-time address; 0 for a file */
+	enum hp_verdict verdict; /* what apply would do */
+	int err;                 /* negative error behind REFUSED or ERROR, else 0 */
+	char *reason;            /* one line: why not (REFUSED, ERROR, NOT_ELIGIBLE), else NULL */
+	struct hp_verify_func *funcs; /* one per component function when the version is eligible */
+	size_t nr_funcs;
+};
+
+struct hp_verify_opts {
+	const char *root;        /* search the components' paths below it; NULL: "/" */
+	int no_root;             /* nonzero: do not search a root (only files and processes) */
+	const char *const *files; /* explicit target files to check as well */
+	size_t nr_files;
+	const pid_t *pids;       /* processes to check; NULL: every process of the machine */
+	size_t nr_pids;
+	int no_processes;        /* nonzero: check no process */
+};
+
+struct hp_verify_report {
+	struct hp_verify_target *targets; /* files first (sorted by path), then processes by pid */
+	size_t nr_targets;
+	size_t count[HP_VERDICT_ERROR + 1]; /* targets per verdict */
+};
+
+/* Run the dry run of pkg (opened with hp_package__open) against the targets
+ * opts selects. Per-target problems are verdicts, not errors: the call
+ * fails only when it cannot run at all (-ENOMEM, an unreadable --root or
+ * /proc). *out is owned by the caller (hp_verify__free). */
+int hp_verify__run(const struct hp_package *pkg, const struct hp_verify_opts *opts,
+		   struct hp_verify_report **out);
+
+/* Accepts NULL. */
+void hp_verify__free(struct hp_verify_report *r);
+
 /* ---- live patching (hp_live) ---- */
 
 /* The live executor redirects functions of one running process (ptrace,
@@ -828,7 +954,7 @@ int hp_journal__append_step(struct hp_state *st, const struct hp_journal_rec *in
  * malformed fails with HP_E_FORMAT and a message naming the line, and a
  * journal larger than HP_JOURNAL_FILE_MAX with HP_E_TOO_BIG. Free the
  * result with hp_journal__free(). */
-#define HP_JOURNAL_FILE_MAX (64u << 20) /* bytes */
+#define HP_JOURNAL_FILE_MAX (16u << 20) /* bytes */
 int hp_journal__read(struct hp_state *st, struct hp_journal **out);
 /* The same parser on len bytes of buf; name is used in messages. */
 int hp_journal__parse(const char *buf, size_t len, const char *name, struct hp_journal **out);
