@@ -326,7 +326,9 @@ static int read_symbols(struct link_object *obj, Elf *elf, size_t *symtab_index)
 		sym->size = s.st_size;
 		if (i == 0)
 			continue;
-		if (sym->type == STT_TLS || sym->type == STT_GNU_IFUNC) {
+		/* An undefined thread-local symbol is refused with the
+		 * relocation that uses it, which says more. */
+		if ((sym->type == STT_TLS && s.st_shndx != SHN_UNDEF) || sym->type == STT_GNU_IFUNC) {
 			pr_warn("link: %s: symbol '%s': %s symbols are not supported in a payload",
 				obj->name, name, sym->type == STT_TLS ? "thread-local" : "indirect function");
 			return -HP_E_UNSUPPORTED;
@@ -391,6 +393,12 @@ static int read_one_reloc(struct link_object *obj, size_t target, const GElf_Rel
 	sym = &obj->syms[symi];
 	if (width < 0) {
 		pr_warn("link: %s: %s+0x%llx: %s against '%s': relocation type not supported",
+			obj->name, sec->name, (unsigned long long)r->r_offset, link_reloc_name(type),
+			link_symbol_label(obj, (uint32_t)symi));
+		return -HP_E_RELOC;
+	}
+	if (sym->type == STT_TLS) {
+		pr_warn("link: %s: %s+0x%llx: %s against '%s': thread-local storage is not supported in a payload",
 			obj->name, sec->name, (unsigned long long)r->r_offset, link_reloc_name(type),
 			link_symbol_label(obj, (uint32_t)symi));
 		return -HP_E_RELOC;
