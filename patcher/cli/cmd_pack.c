@@ -1,0 +1,122 @@
+/* hotpatch pack: the vendor makes an (unsigned) package from a source
+ * manifest, the built targets of every eligible version and the payload
+ * objects. `hotpatch sign` signs the manifest afterwards. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotpatch.h"
+#include "cli.h"
+#include "commands.h"
+#include "output.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hotpatch pack SOURCE.json --out DIR --payload COMPONENT=OBJECT...\n"
+		"                     --target COMPONENT=FILE... [--json]\n\n"
+		"Make the package DIR/manifest.json and its payload containers from the\n"
+		"vendor's source manifest. Every hash in the manifest is read from the\n"
+		"files given: each --target is a built file of an eligible version\n"
+		"(recognised by its package note), each --payload the relocatable object\n"
+		"holding a component's replacement functions.\n\n"
+		"Options:\n"
+		"  -o, --out DIR                  package directory (created if missing)\n"
+		"  -p, --payload COMPONENT=OBJECT payload object of a component\n"
+		"  -t, --target COMPONENT=FILE    built file of an eligible version\n"
+		"      --json                     report as JSON\n"
+		"  -h, --help                     this help\n\n"
+		"Exit codes: 0 written, 1 error, 2 usage, 3 a file is not an eligible version.\n");
+}
+
+/* "component=path" into in; the string stays owned by argv. */
+static int split(char *arg, struct hp_pack_input *in)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return -1;
+	*eq = '\0';
+	in->component = arg;
+	in->path = eq + 1;
+	return 0;
+}
+
+int cmd_pack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "target", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hp_pack_input *targets = NULL, *payloads = NULL;
+	struct hp_pack_opts po = { 0 };
+	const char *out = NULL;
+	int c, err, rc = EXIT_OK;
+
+	targets = calloc((size_t)argc, sizeof(*targets));
+	payloads = calloc((size_t)argc, sizeof(*payloads));
+	if (!targets || !payloads) {
+		cli_error("pack: out of memory");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	while ((c = getopt_long(argc, argv, "o:p:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'p':
+			if (split(optarg, &payloads[po.nr_payloads++])) {
+				rc = cli_usage_error("pack", "--payload wants COMPONENT=OBJECT, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 't':
+			if (split(optarg, &targets[po.nr_targets++])) {
+				rc = cli_usage_error("pack", "--target wants COMPONENT=FILE, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'j':
+			cli_json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			goto out;
+		default:
+			rc = cli_usage_error("pack", "bad option");
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		rc = cli_usage_error("pack", "one source manifest expected");
+		goto out;
+	}
+	if (!out) {
+		rc = cli_usage_error("pack", "--out DIR is required");
+		goto out;
+	}
+	po.targets = targets;
+	po.payloads = payloads;
+	err = hp_package__create(argv[optind], out, &po);
+	if (err) {
+		cli_error("pack: %s: no package written: %s", argv[optind], hp_strerror(err));
+		rc = cli_exit_for(err);
+		goto out;
+	}
+	if (cli_json) {
+		out_strf(out_root(), "manifest", "%s/manifest.json", out);
+		if (out_emit(true))
+			rc = EXIT_ERROR;
+	} else
+		printf("%s/manifest.json: written; sign it with 'hotpatch sign'\n", out);
+out:
+	free(targets);
+	free(payloads);
+	return rc;
+}
