@@ -280,9 +280,9 @@ static int inflate_exact(const char *name, const unsigned char *src, unsigned ch
 			goto out;
 		}
 	}
-	if (in_left || zs.avail_in) {
+	if (in_left) {
 		pr_warn("container: %s: %zu bytes after the end of the compressed stream", name,
-			in_left + zs.avail_in);
+			in_left);
 		err = -HP_E_FORMAT;
 		goto out;
 	}
