@@ -809,7 +809,7 @@ static int verify(const char *name, const char *path, const void *data, size_t l
 	const struct hp_key *match = NULL;
 	struct hp_key signer; /* only its key number and id are used */
 	struct parsed_sig ps;
-	char *text = NULL;
+	char *text = NULL, *label = NULL;
 	char ids[256];
 	size_t text_len = 0, msg_len, i, nr_id = 0;
 	bool prehashed;
@@ -836,8 +836,13 @@ static int verify(const char *name, const char *path, const void *data, size_t l
 		err = -HP_E_SIGNATURE;
 		goto out;
 	}
-	if (parse_sig(sigfile, text, text_len, &ps)) {
-		pr_warn("sig: %s: malformed signature file %s", name, sigfile);
+	/* Messages then read "sig: F.minisig: malformed signature: line 3: ...". */
+	if (asprintf(&label, "%s: malformed signature", sigfile) < 0) {
+		label = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	if (parse_sig(label, text, text_len, &ps)) {
 		err = -HP_E_SIGNATURE;
 		goto out;
 	}
@@ -929,6 +934,7 @@ out:
 	free(signed_part);
 	free(whole);
 	free(text);
+	free(label);
 	return err;
 }
 
