@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "keyopts.h"
+#include "output.h"
 
 static void help(void)
 {
@@ -109,11 +110,16 @@ int cmd_keygen(int argc, char **argv)
 		goto out;
 	}
 	if (cli_json) {
-		printf("{\"key_id\":\"%s\",\"secret_key\":", hp_key__id(key));
-		keyopts_json_string(stdout, secret);
-		printf(",\"public_key\":");
-		keyopts_json_string(stdout, public);
-		printf(",\"encrypted\":%s,\"changed\":true}\n", encrypt ? "true" : "false");
+		struct out_node *root = out_root();
+
+		out_str(root, "key_id", hp_key__id(key));
+		out_str(root, "secret_key", secret);
+		out_str(root, "public_key", public);
+		out_bool(root, "encrypted", encrypt);
+		if (out_emit(true) < 0) {
+			ret = EXIT_ERROR;
+			goto out;
+		}
 	} else {
 		printf("key id %s\nsecret key: %s%s\npublic key: %s\n", hp_key__id(key), secret,
 		       encrypt ? " (encrypted)" : "", public);

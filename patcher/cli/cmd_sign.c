@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "keyopts.h"
+#include "output.h"
 
 static void help(void)
 {
@@ -60,6 +61,7 @@ int cmd_sign(int argc, char **argv)
 	};
 	struct hp_sign_opts sopts = { 0 };
 	const char *secret = NULL, *password_file = NULL;
+	struct out_node *root, *done;
 	struct hp_key *key = NULL;
 	char *password = NULL, *sig_path = NULL;
 	int c, i, err, ret = EXIT_ERROR;
@@ -130,8 +132,9 @@ int cmd_sign(int argc, char **argv)
 		cli_error("sign: %s: cannot use this secret key (%s)", secret, hp_strerror(errno));
 		return EXIT_ERROR;
 	}
-	if (cli_json)
-		printf("{\"key_id\":\"%s\",\"signed\":[", hp_key__id(key));
+	root = out_root();
+	out_str(root, "key_id", hp_key__id(key));
+	done = out_array(root, "signed");
 	for (i = optind; i < argc; i++) {
 		free(sig_path);
 		sig_path = NULL;
@@ -141,27 +144,33 @@ int cmd_sign(int argc, char **argv)
 			sig_path = NULL;
 		if (!sig_path) {
 			cli_error("sign: %s", strerror(ENOMEM));
+			out_strf(root, "error", "%s", strerror(ENOMEM));
 			goto out;
 		}
 		err = hp_sig__sign_file(key, argv[i], &sopts);
 		if (err) {
 			cli_error("sign: %s: not signed (%s)", argv[i], hp_strerror(err));
+			out_strf(root, "error", "%s: not signed (%s)", argv[i], hp_strerror(err));
 			goto out;
 		}
 		if (cli_json) {
-			printf("%s{\"file\":", i > optind ? "," : "");
-			keyopts_json_string(stdout, argv[i]);
-			printf(",\"signature\":");
-			keyopts_json_string(stdout, sig_path);
-			printf("}");
+			struct out_node *one = out_object(done, NULL);
+
+			out_str(one, "file", argv[i]);
+			out_str(one, "signature", sig_path);
 		} else {
 			printf("%s: signed with key %s\n", sig_path, hp_key__id(key));
 		}
 	}
 	ret = EXIT_OK;
 out:
-	if (cli_json)
-		printf("],\"changed\":%s}\n", i > optind ? "true" : "false");
+	/* Files signed before a failure stay signed: say which. */
+	if (cli_json) {
+		if (out_emit(i > optind) < 0 && ret == EXIT_OK)
+			ret = EXIT_ERROR;
+	} else {
+		out_discard();
+	}
 	free(sig_path);
 	hp_key__free(key);
 	return ret;

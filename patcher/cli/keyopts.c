@@ -1,4 +1,4 @@
-/* Passwords and JSON strings for the key and signing commands.
+/* Passwords for the key and signing commands.
  *
  * A secret key may be encrypted with a password (minisign's scrypt scheme).
  * Scripts hand it over in a file (--password-file, "-" for standard input);
@@ -112,36 +112,4 @@ void keyopts_free_password(char *pw)
 		return;
 	explicit_bzero(pw, strlen(pw));
 	free(pw);
-}
-
-void keyopts_json_string(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
 }

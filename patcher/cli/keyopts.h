@@ -1,10 +1,9 @@
 /* What `hotpatch keygen` and `hotpatch sign` share: passwords for secret
- * keys, and JSON strings in their reports. */
+ * keys. */
 #ifndef HP_CLI_KEYOPTS_H
 #define HP_CLI_KEYOPTS_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
 /* The first line of path ("-": standard input), without its newline, in a
  * malloc'd string; NULL after an error message naming the file. */
@@ -16,8 +15,5 @@ char *keyopts_prompt_password(const char *what, bool confirm);
 
 /* Wipe and free a password. Accepts NULL. */
 void keyopts_free_password(char *pw);
-
-/* s as a JSON string, quoted and escaped. */
-void keyopts_json_string(FILE *f, const char *s);
 
 #endif

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "hotpatch.h"
 #include "support.h"
 
@@ -212,6 +214,7 @@ static void cli_refusals_change_nothing(void)
 	const char *f = at(dir, "f"), *missing = at(dir, "missing");
 	char *sec0, *pub0, *out = NULL, *err = NULL;
 	struct stat ssec, spub;
+	json_t *doc;
 
 	write_text(f, "x\n");
 	CU_ASSERT_EQUAL_FATAL(run(NULL, NULL, NULL, hotpatch(), "keygen", "-s", sec, "-p", pub, NULL), 0);
@@ -252,12 +255,20 @@ static void cli_refusals_change_nothing(void)
 
 	/* --json: one document, saying something changed. */
 	CU_ASSERT_EQUAL(run(NULL, &out, NULL, hotpatch(), "--json", "sign", "-s", sec, f, NULL), 0);
-	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "\"changed\":true"));
-	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "f.minisig\""));
+	doc = out ? json_loads(out, 0, NULL) : NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT(json_is_true(json_object_get(doc, "changed")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+		json_array_get(json_object_get(doc, "signed"), 0), "signature")), at(dir, "f.minisig"));
+	json_decref(doc);
 	free(out);
 	CU_ASSERT_EQUAL(run(NULL, &out, NULL, hotpatch(), "keygen", "--json", "-f", "-s", sec, "-p",
 			    pub, NULL), 0);
-	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "\"key_id\":\""));
+	doc = out ? json_loads(out, 0, NULL) : NULL;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT(json_is_true(json_object_get(doc, "changed")));
+	CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(doc, "key_id")) ?: ""), 16);
+	json_decref(doc);
 	free(out);
 	free(sec0);
 	free(pub0);
