@@ -298,7 +298,25 @@ out:
 	return err;
 }
 
-/* Identity first: which component, which version, which build. */
+/* A component may ship several files with its package note (libmrxsmb.so
+ * and the smbcli program built on it); only those that define a replaced
+ * function are patch targets. */
+static bool defines_any(const struct hp_elf *elf, const struct hp_manifest_component *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_functions; i++) {
+		const struct hp_symbol *sym = hp_elf__find_symbol(elf, c->functions[i]);
+
+		if (sym && sym->defined && sym->kind == HP_SYM_FUNC)
+			return true;
+	}
+	return false;
+}
+
+/* Identity first: which component, which version, which build. Returns 1
+ * when a process' mapped file is of a component but holds none of its
+ * functions: not a target, the caller drops it. */
 static int examine(struct run *r, struct hp_verify_target *t, const struct hp_elf *elf,
 		   const struct hp_manifest_component *expect, int memfd)
 {
@@ -327,6 +345,14 @@ static int examine(struct run *r, struct hp_verify_target *t, const struct hp_el
 				"not a component of %s (package note name %s)", m->id,
 				id->pkg_name ? id->pkg_name : "absent");
 		pr_warn("verify: %s: %s", where, t->reason);
+		return 0;
+	}
+	if (!defines_any(elf, t->component)) {
+		if (t->pid)
+			return 1;
+		verdict(t, HP_VERDICT_ERROR, -HP_E_NOT_FOUND,
+			"a file of component %s that defines none of its replaced functions",
+			t->component->name);
 		return 0;
 	}
 	v = hp_manifest__find_version(t->component, id->pkg_version);
@@ -367,7 +393,7 @@ static int check_file(struct run *r, const char *path, const struct hp_manifest_
 	}
 	err = examine(r, t, elf, expect, -1);
 	hp_elf__close(elf);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 /* Every file matching the components' install paths below root, each once
@@ -577,6 +603,17 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 			err = examine(r, t, elf, NULL, memfd);
 		}
 		hp_elf__close(elf);
+		if (err == 1) {
+			free(t->path);
+			free(t->comm);
+			free(t->version);
+			free(t->build_id);
+			free(t->reason);
+			free(t->funcs);
+			r->rep->nr_targets--;
+			remember(r, pm);
+			err = 0;
+		}
 		if (err)
 			goto out;
 	}
