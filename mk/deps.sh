@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libelf-dev libcapstone-dev zlib1g-dev libsodium-dev libjansson-dev libcunit1-dev"
-check_pkgs="elfutils minisign valgrind procps"
+check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3"
 demo_pkgs="procps"
 
 case "${1:-build}" in
