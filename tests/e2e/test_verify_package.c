@@ -300,11 +300,28 @@ static void stock_minisign_verifies(void)
 	free(out);
 }
 
+/* A package signed with the stock minisign verifies with hotpatch. */
+static void signed_by_stock_minisign(void)
+{
+	const char *dir = copy_package(), *keys = ts_tmpdir();
+	char cmd[8192], pub[4200];
+
+	snprintf(cmd, sizeof(cmd),
+		 "minisign -G -W -p '%s/m.pub' -s '%s/m.key' >/dev/null && rm -f '%s/manifest.json.minisig' && "
+		 "minisign -S -s '%s/m.key' -m '%s/manifest.json' >/dev/null",
+		 keys, keys, dir, keys, dir);
+	CU_ASSERT_EQUAL_FATAL(ts_sh(cmd, NULL, NULL), 0);
+	snprintf(pub, sizeof(pub), "%s/m.pub", keys);
+	expect(dir, pub, NULL, 0, "");
+	expect(dir, vendor_key(), NULL, 5, "signed by unknown key id");
+}
+
 void test_register(void)
 {
 	static const struct ts_test tests[] = {
 		{ "the built package verifies", good_package },
 		{ "the stock minisign verifies the built package", stock_minisign_verifies },
+		{ "a package signed by the stock minisign verifies", signed_by_stock_minisign },
 		{ "wrong key", wrong_key },
 		{ "tampered manifest", tampered_manifest },
 		{ "unsigned manifest; skipping the check is loud", unsigned_manifest },
