@@ -80,10 +80,9 @@ int link_resolve_chain(void *ctx, const char *name, uint64_t *runtime_addr);
 
 /* A resolver over one ELF file (link_resolve.c): the symbols it defines
  * (.symtab, then .dynsym), at link-time address + bias. Imports are not
- * answered (-HP_E_NOT_FOUND): chain another resolver for them. Note that a
- * libc function found this way may be an IFUNC resolver rather than the
- * function (hp_symbol does not tell them apart); a live resolver for
- * libraries must ask the process (its GOT, or the resolved address).
+ * answered (-HP_E_NOT_FOUND): chain link_resolve_got for them. Do not point
+ * it at libc: a libc function found this way may be an IFUNC's resolver
+ * rather than the function (hp_symbol does not tell them apart).
  * Use as { link_resolve_elf, &elf_resolver }. */
 struct hp_elf;
 struct link_elf_resolver {
@@ -91,6 +90,28 @@ struct link_elf_resolver {
 	uint64_t bias;            /* runtime address minus link-time address (0 on disk) */
 };
 int link_resolve_elf(void *ctx, const char *name, uint64_t *runtime_addr);
+
+/* A resolver for what a target imports, in a running process: the value
+ * the dynamic linker stored in the target's GOT slot for the name (a
+ * R_X86_64_GLOB_DAT or JUMP_SLOT relocation of .rela.dyn / .rela.plt),
+ * read at slot + bias through read. That is exactly what the target's own
+ * code calls: IFUNCs resolved, the right library and version chosen. The
+ * slot must be bound: the targets are linked with -z now (BIND_NOW); with
+ * lazy binding a JUMP_SLOT holds a PLT address until the first call.
+ * Use as { link_resolve_got, &got_resolver }. */
+struct link_got_resolver {
+	const struct hp_elf *elf; /* the target file, open */
+	uint64_t bias;            /* its load bias in the process */
+	/* Read the 8-byte value at runtime address addr of the process into
+	 * *value; 0 or a negative error. */
+	int (*read)(void *read_ctx, uint64_t addr, uint64_t *value);
+	void *read_ctx;           /* passed to read */
+};
+int link_resolve_got(void *ctx, const char *name, uint64_t *runtime_addr);
+
+/* The link-time address of elf's GOT slot for the imported name, or
+ * -HP_E_NOT_FOUND. */
+int link_elf_got_slot(const struct hp_elf *elf, const char *name, uint64_t *slot_vaddr);
 
 /* ---- layout ---- */
 

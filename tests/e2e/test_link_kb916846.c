@@ -152,6 +152,13 @@ static void wrong_component_refused(void)
 typedef uint16_t (*flags2_fn)(const struct signing_config *);
 typedef void (*signing_fn)(const struct signing_config *, uint8_t, struct mrx_signing *);
 
+static int read_local(void *ctx, uint64_t addr, uint64_t *value)
+{
+	(void)ctx;
+	memcpy(value, (const void *)(uintptr_t)addr, sizeof(*value));
+	return 0;
+}
+
 /* Free memory within 1 GiB of addr. */
 static void *map_near(uint64_t addr, size_t size)
 {
@@ -249,6 +256,19 @@ static void mrxsmb_payload_decides_as_the_fixed_build(void)
 				sign = (void *)(uintptr_t)img.func_addr[k];
 		}
 		CU_ASSERT_FATAL(flags && sign);
+
+		/* What the library imports comes from its GOT: libc's memcmp
+		 * as the process bound it (an IFUNC), libsodium's function. */
+		{
+			struct link_got_resolver gr = { .elf = elf, .bias = er.bias, .read = read_local };
+			uint64_t addr = 0;
+
+			CU_ASSERT_EQUAL(link_resolve_got(&gr, "memcmp", &addr), 0);
+			CU_ASSERT_EQUAL(addr, (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "memcmp"));
+			CU_ASSERT_EQUAL(link_resolve_got(&gr, "sodium_memcmp", &addr), 0);
+			CU_ASSERT_EQUAL(addr, (uint64_t)(uintptr_t)dlsym(old, "sodium_memcmp"));
+			CU_ASSERT_EQUAL(link_resolve_got(&gr, "mrx_negotiate_signing_x", &addr), -HP_E_NOT_FOUND);
+		}
 
 		stats = dlsym(old, "mrx_signing_stats");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(stats);

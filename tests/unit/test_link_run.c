@@ -258,6 +258,58 @@ static void pc32_call_near_and_far(void)
 	unload(&l);
 }
 
+static int read_local(void *ctx, uint64_t addr, uint64_t *value)
+{
+	(void)ctx;
+	memcpy(value, (const void *)(uintptr_t)addr, sizeof(*value));
+	return 0;
+}
+
+/* Resolved the way a live patch resolves: the library's own symbol table
+ * plus its load bias, then its GOT for what it imports (strlen), with no
+ * help from dlsym. */
+static void resolved_from_symbols_and_got(void)
+{
+	struct hp_elf *elf = hp_elf__open(ts_build_path("tests/fixtures/link/libfix.so"));
+	struct link_elf_resolver er = { .elf = elf };
+	struct link_got_resolver gr = { .elf = elf, .read = read_local };
+	struct link_resolver list[2] = { { link_resolve_elf, &er }, { link_resolve_got, &gr } };
+	struct link_resolver_chain chain = { list, 2 };
+	struct link_resolver res = { link_resolve_chain, &chain };
+	const struct hp_symbol *sym;
+	struct link_image img = { 0 };
+	struct linked l;
+	uint64_t addr = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(elf);
+	sym = hp_elf__find_symbol(elf, "fix_add");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sym);
+	er.bias = gr.bias = sym_addr("fix_add") - sym->value;
+
+	CU_ASSERT_EQUAL(link_resolve_chain(&chain, "fix_counter", &addr), 0);
+	CU_ASSERT_EQUAL(addr, sym_addr("fix_counter"));
+	/* strlen is not defined in libfix: it comes from the GOT, and is what
+	 * the process's dynamic linker picked (the IFUNC's choice). */
+	CU_ASSERT_EQUAL(link_resolve_elf(&er, "strlen", &addr), -HP_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(link_resolve_got(&gr, "strlen", &addr), 0);
+	CU_ASSERT_EQUAL(addr, (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "strlen"));
+	CU_ASSERT_EQUAL(link_resolve_chain(&chain, "fix_nothing", &addr), -HP_E_NOT_FOUND);
+
+	/* Link and run with that resolver, far away (every call through the
+	 * table, every data reference through the GOT). */
+	CU_ASSERT_EQUAL_FATAL(link_and_load("payload_ok.o", map_far, &l), 0);
+	CU_ASSERT_EQUAL_FATAL(link_image_build(l.obj, l.img.base, &res, &img), 0);
+	/* Same addresses as dlsym gave, so the same bytes. */
+	CU_ASSERT(img.size == l.img.size && !memcmp(img.bytes, l.img.bytes, img.size));
+	CU_ASSERT_EQUAL_FATAL(mprotect(l.mem, l.img.text_size, PROT_READ | PROT_WRITE), 0);
+	memcpy(l.mem, img.bytes, img.size);
+	CU_ASSERT_EQUAL_FATAL(mprotect(l.mem, l.img.text_size, PROT_READ | PROT_EXEC), 0);
+	check_payload_ok(&l);
+	link_image_release(&img);
+	unload(&l);
+	hp_elf__close(elf);
+}
+
 static void same_bytes_as_a_second_link(void)
 {
 	struct link_resolver res = { dl_resolve, libfix };
@@ -289,6 +341,7 @@ void test_register(void)
 		{ "linked beyond 2 GiB, it runs through the far-call table and GOT", runs_far_from_the_target },
 		{ "a plain PC32 call, near and far", pc32_call_near_and_far },
 		{ "what runs is what a second link gives", same_bytes_as_a_second_link },
+		{ "resolved from the library's symbols and GOT, it runs", resolved_from_symbols_and_got },
 		{ NULL, NULL },
 	};
 
