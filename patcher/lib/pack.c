@@ -267,11 +267,7 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 			goto out;
 		}
 	}
-	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
-		err = -errno;
-		pr_warn("pack: %s: %s", outdir, strerror(errno));
-		goto out;
-	}
+	/* Everything is read and checked before anything is written. */
 	m->kind = HP_MANIFEST_FINAL;
 	for (i = 0; i < m->nr_components; i++) {
 		struct hp_manifest_component *c = &m->components[i];
@@ -293,8 +289,21 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 			goto out;
 		}
 		err = pin_component(c, opts);
-		if (!err)
-			err = pack_payload(c, object, outdir);
+		if (err)
+			goto out;
+	}
+	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		pr_warn("pack: %s: %s", outdir, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < m->nr_components; i++) {
+		struct hp_manifest_component *c = &m->components[i];
+
+		for (j = 0; j < opts->nr_payloads; j++)
+			if (!strcmp(opts->payloads[j].component, c->name))
+				break;
+		err = pack_payload(c, opts->payloads[j].path, outdir);
 		if (err)
 			goto out;
 	}
