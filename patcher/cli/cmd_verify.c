@@ -308,7 +308,8 @@ int cmd_verify(int argc, char **argv)
 	}
 	err = hp_verify__run(pkg, &vopts, &rep);
 	if (err) {
-		cli_error("verify: %s: %s; nothing changed", manifest, hp_strerror(err));
+		cli_error("verify: %s: the dry run could not run (%s); nothing changed", manifest,
+			  hp_strerror(err));
 		rc = EXIT_ERROR;
 		if (cli_json) {
 			json_package(pkg, manifest, popts.skip_signature);

@@ -541,6 +541,16 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 	size_t i, j, before = r->rep->nr_targets;
 	int memfd = -1, err;
 
+	/* A machine-wide scan skips, quietly, what it may not look at (other
+	 * users' processes when not root, kernel threads' empty maps). */
+	if (!explicit) {
+		snprintf(mempath, sizeof(mempath), "/proc/%d/maps", (int)pid);
+		memfd = open(mempath, O_RDONLY | O_CLOEXEC);
+		if (memfd < 0)
+			return 0;
+		close(memfd);
+		memfd = -1;
+	}
 	err = procmaps_read(pid, &maps);
 	if (err) {
 		if (explicit) {
