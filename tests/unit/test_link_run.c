@@ -21,14 +21,15 @@
 static void *libfix;
 
 /* Resolve like the dynamic linker would for code loaded next to libfix:
- * the library first, then everything global (libc). dlsym returns the
- * implementation an IFUNC (strlen) selects. */
+ * the global scope first (libc, or an interceptor in front of it under
+ * SANITIZE=address), then the library, which is loaded RTLD_LOCAL. dlsym
+ * returns the implementation an IFUNC (strlen) selects. */
 static int dl_resolve(void *ctx, const char *name, uint64_t *addr)
 {
-	void *p = dlsym(ctx, name);
+	void *p = dlsym(RTLD_DEFAULT, name);
 
 	if (!p)
-		p = dlsym(RTLD_DEFAULT, name);
+		p = dlsym(ctx, name);
 	if (!p)
 		return -HP_E_NOT_FOUND;
 	*addr = (uint64_t)(uintptr_t)p;
