@@ -44,6 +44,7 @@ struct plan {
 	uint32_t nfar;       /* far-call stubs */
 	uint64_t text_size;  /* bytes, page multiple */
 	uint64_t data_size;  /* bytes, page multiple */
+	uint64_t align;      /* bytes: the base must be a multiple of it */
 };
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -82,6 +83,8 @@ static void place(const struct link_object *obj, enum link_sec_kind kind, struct
 			continue;
 		*off = align_up(*off, obj->secs[i].align);
 		p->sec_off[i] = *off;
+		if (obj->secs[i].align > p->align)
+			p->align = obj->secs[i].align;
 		*off += obj->secs[i].size;
 	}
 }
@@ -122,6 +125,8 @@ static int make_plan(const struct link_object *obj, struct plan *p)
 		if (p->far_slot[i])
 			p->far_slot[i] = ++p->nfar;
 	}
+	/* The stubs are 16-byte aligned, so the base must be too. */
+	p->align = FAR_STUB;
 	place(obj, LINK_SEC_TEXT, p, &off);
 	place(obj, LINK_SEC_RODATA, p, &off);
 	off = align_up(off, GOT_SLOT);
@@ -150,6 +155,7 @@ int link_plan_layout(const struct link_object *obj, struct link_layout *layout)
 	layout->text_size = p.text_size;
 	layout->data_size = p.data_size;
 	layout->size = p.text_size + p.data_size;
+	layout->align = p.align;
 	plan_free(&p);
 	return 0;
 }
@@ -411,10 +417,10 @@ int link_image_build(const struct link_object *obj, uint64_t base,
 	err = make_plan(obj, &plan);
 	if (err)
 		goto out;
-	if (base % LINK_PAGE_SIZE || base >= USER_TOP ||
+	if (base % plan.align || base >= USER_TOP ||
 	    plan.text_size + plan.data_size > USER_TOP - base) {
-		pr_warn("link: %s: base 0x%llx: not a page-aligned user-space address with room for 0x%llx bytes",
-			obj->name, (unsigned long long)base,
+		pr_warn("link: %s: base 0x%llx: not a user-space address aligned to %llu bytes with room for 0x%llx bytes",
+			obj->name, (unsigned long long)base, (unsigned long long)plan.align,
 			(unsigned long long)(plan.text_size + plan.data_size));
 		err = -EINVAL;
 		goto out;

@@ -116,7 +116,7 @@ int link_elf_got_slot(const struct hp_elf *elf, const char *name, uint64_t *slot
 /* ---- layout ---- */
 
 /*
- * A linked image is one block, base page-aligned:
+ * A linked image is one block (base normally page-aligned; see align):
  *
  *   base                     +text_size                 +size
  *   | code, rodata, GOT, far  | data, bss (zeroed)       |
@@ -129,6 +129,9 @@ struct link_layout {
 	size_t text_size; /* bytes, page multiple: code + read-only data + GOT + far-call table, map r-x */
 	size_t data_size; /* bytes, page multiple: .data/.bss of the payload at base+text_size, map rw-; may be 0 */
 	size_t size;      /* bytes: text_size + data_size */
+	size_t align;     /* bytes: the base must be a multiple of this (16 at least, the largest
+			     section alignment); a page-aligned base is needed only to give the
+			     two parts different protections */
 };
 int link_plan_layout(const struct link_object *obj, struct link_layout *layout);
 
@@ -138,7 +141,7 @@ struct link_image {
 	uint8_t *bytes;      /* malloc'd, size bytes, the exact contents for [base, base+size) */
 	size_t size;         /* bytes, equal to link_layout.size */
 	size_t text_size;    /* bytes at the start of bytes to map r-x; the rest rw- */
-	uint64_t base;       /* runtime address it was linked for (page-aligned) */
+	uint64_t base;       /* runtime address it was linked for (a multiple of link_layout.align) */
 	uint64_t *func_addr; /* runtime address of each function, same order as link_object_func_name */
 	size_t nfuncs;       /* entries in func_addr */
 	size_t nfar;         /* far-call stubs in use (some call was out of rel32 reach) */
@@ -150,7 +153,7 @@ struct link_image {
 	size_t nabs;         /* entries in abs_off */
 };
 
-/* Link obj to run at base (page-aligned), resolving undefined symbols
+/* Link obj to run at base (a multiple of link_layout.align), resolving undefined symbols
  * through resolver. On success *out holds a malloc'd image (release with
  * link_image_release). The output is a function of (object, base, resolved
  * addresses) only: same inputs, same bytes. On error *out is left empty and

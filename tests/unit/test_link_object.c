@@ -272,8 +272,22 @@ static void bad_base_refused(void)
 	struct link_image img;
 	struct link_object *obj;
 
+	struct link_layout lay;
+
 	CU_ASSERT_EQUAL_FATAL(open_fixture("payload_ok.o", &obj), 0);
-	CU_ASSERT_EQUAL(link_image_build(obj, 0x7f0010000010ull, &res, &img), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(link_plan_layout(obj, &lay), 0);
+	/* At least the far-call stubs' 16, a power of two, at most a page. */
+	CU_ASSERT(lay.align >= 16 && lay.align <= LINK_PAGE_SIZE && !(lay.align & (lay.align - 1)));
+	msgs_reset();
+	CU_ASSERT_EQUAL(link_image_build(obj, 0x7f0010000000ull + lay.align / 2, &res, &img), -EINVAL);
+	CU_ASSERT_MSG("not a user-space address aligned to");
+	CU_ASSERT_PTR_NULL(img.bytes);
+	/* A base aligned to lay.align but not to a page is fine. */
+	if (lay.align < LINK_PAGE_SIZE) {
+		CU_ASSERT_EQUAL(link_image_build(obj, 0x7f0010000000ull + lay.align, &res, &img), 0);
+		CU_ASSERT_EQUAL(img.func_addr[0] % 16, 0);
+		link_image_release(&img);
+	}
 	CU_ASSERT_EQUAL(link_image_build(obj, 0x7ffffffff000ull, &res, &img), -EINVAL);
 	CU_ASSERT_EQUAL(link_image_build(obj, 0xffff800000000000ull, &res, &img), -EINVAL);
 	link_object_free(obj);

@@ -311,6 +311,36 @@ static void resolved_from_symbols_and_got(void)
 	hp_elf__close(elf);
 }
 
+/* The live executor puts its record first and the image after it, at an
+ * offset aligned to the layout's alignment rather than to a page. */
+static void runs_at_a_base_inside_a_page(void)
+{
+	struct link_resolver res = { dl_resolve, libfix };
+	struct link_object *obj = NULL;
+	struct link_image img = { 0 };
+	struct link_layout lay;
+	size_t len = 0;
+	char *buf = ts_read_file(ts_build_path("tests/fixtures/link/payload_asm.o"), &len);
+	uint8_t *mem;
+	int (*call)(int, int);
+
+	CU_ASSERT_FATAL(buf && libfix);
+	CU_ASSERT_EQUAL_FATAL(link_object_open(buf, len, "payload_asm.o", &obj), 0);
+	free(buf);
+	CU_ASSERT_EQUAL_FATAL(link_plan_layout(obj, &lay), 0);
+	CU_ASSERT_EQUAL(lay.data_size, 0);
+	mem = map_near(lay.size + LINK_PAGE_SIZE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+	CU_ASSERT_EQUAL_FATAL(link_image_build(obj, (uint64_t)(uintptr_t)(mem + 4 * lay.align), &res, &img), 0);
+	memcpy(mem + 4 * lay.align, img.bytes, img.size);
+	CU_ASSERT_EQUAL_FATAL(mprotect(mem, lay.size + LINK_PAGE_SIZE, PROT_READ | PROT_EXEC), 0);
+	call = (int (*)(int, int))(uintptr_t)img.func_addr[0];
+	CU_ASSERT_EQUAL(call(20, 22), 42);
+	munmap(mem, lay.size + LINK_PAGE_SIZE);
+	link_image_release(&img);
+	link_object_free(obj);
+}
+
 static void same_bytes_as_a_second_link(void)
 {
 	struct link_resolver res = { dl_resolve, libfix };
@@ -342,6 +372,7 @@ void test_register(void)
 		{ "linked beyond 2 GiB, it runs through the far-call table and GOT", runs_far_from_the_target },
 		{ "a plain PC32 call, near and far", pc32_call_near_and_far },
 		{ "what runs is what a second link gives", same_bytes_as_a_second_link },
+		{ "linked at a base inside a page, it runs", runs_at_a_base_inside_a_page },
 		{ "resolved from the library's symbols and GOT, it runs", resolved_from_symbols_and_got },
 		{ NULL, NULL },
 	};
