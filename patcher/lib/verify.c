@@ -728,7 +728,8 @@ int hp_verify__run(const struct hp_package *pkg, const struct hp_verify_opts *op
 	if (err)
 		goto out;
 	files = r.rep->nr_targets;
-	qsort(r.rep->targets, files, sizeof(*r.rep->targets), cmp_file);
+	if (files)
+		qsort(r.rep->targets, files, sizeof(*r.rep->targets), cmp_file);
 	if (opts->no_processes)
 		;
 	else if (opts->pids)
