@@ -174,6 +174,49 @@ static void fingerprint_mismatch(void)
 	ts_snapshot_free(snap);
 }
 
+/* An eligible build whose replaced function already starts with a jump
+ * out of it (as an on-disk patch leaves it): already patched, exit 0. */
+static void already_patched(void)
+{
+	const char *dir = ts_tmpdir();
+	const struct hp_symbol *sym;
+	const struct hp_segment *seg;
+	struct hp_func_report rep;
+	struct hp_elf *elf;
+	char path[4096], args[4200];
+	int32_t rel;
+	size_t len, off;
+	char *data;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/srv", dir);
+	data = ts_read_file(ts_build_path("targets/srv/" SRV_A "/srv"), &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	elf = hp_elf__open(ts_build_path("targets/srv/" SRV_A "/srv"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(elf);
+	sym = hp_elf__find_symbol(elf, "srv_negotiate_signing");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sym);
+	CU_ASSERT_EQUAL_FATAL(hp_func__analyze(elf, sym, &rep), 0);
+	seg = hp_elf__segment_at(elf, sym->value);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
+	/* jmp rel32 to 64 KiB below the function, where a payload segment
+	 * could be. */
+	off = sym->value - seg->vaddr + seg->offset + rep.patch_offset;
+	rel = (int32_t)(-0x10000 - (int32_t)(rep.patch_offset + 5));
+	data[off] = (char)0xe9;
+	memcpy(data + off + 1, &rel, 4);
+	hp_elf__close(elf);
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, data, len), 0);
+	free(data);
+
+	snprintf(args, sizeof(args), "--no-processes '%s'", path);
+	rc = verify(args);
+	show(rc, 0);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has(run_out, "srv " SRV_A ": already-patched: a jump at the entry of every replaced function"));
+	CU_ASSERT(has(run_out, "0 would patch, 0 not eligible, 1 already patched"));
+}
+
 /* ---- running processes ---- */
 
 static pid_t pids[6];
@@ -360,6 +403,7 @@ void test_register(void)
 		{ "a staged root: eligible, not eligible, one file behind a symlink", staged_root },
 		{ "only not-eligible targets: exit 3 with their versions", only_not_eligible },
 		{ "function bytes differing from the fingerprint: refused, exit 5", fingerprint_mismatch },
+		{ "a jump out of the function: already patched", already_patched },
 		{ "srv and smbcli processes, text and JSON, untouched", processes_text_and_json },
 		{ "a pid mapping no component is an error", a_pid_that_maps_nothing },
 		{ "cleanup", cleanup },
