@@ -185,7 +185,8 @@ static int resolve_all(const struct link_object *obj, const struct link_resolver
 
 	for (i = 0; i < obj->nundefs; i++) {
 		const struct link_symbol *s = &obj->syms[obj->undefs[i]];
-		int err = resolver->resolve(resolver->ctx, s->name, &addrs[i]);
+		int err = resolver && resolver->resolve ?
+			  resolver->resolve(resolver->ctx, s->name, &addrs[i]) : -HP_E_NOT_FOUND;
 
 		if (err == -HP_E_NOT_FOUND && s->bind == STB_WEAK) {
 			pr_debug("link: %s: weak symbol '%s' not found, resolved to 0",

@@ -153,8 +153,9 @@ struct link_image {
 	size_t nabs;         /* entries in abs_off */
 };
 
-/* Link obj to run at base (a multiple of link_layout.align), resolving undefined symbols
- * through resolver. On success *out holds a malloc'd image (release with
+/* Link obj to run at base (a multiple of link_layout.align), resolving
+ * undefined symbols through resolver (NULL: the object must need nothing
+ * from outside). On success *out holds a malloc'd image (release with
  * link_image_release). The output is a function of (object, base, resolved
  * addresses) only: same inputs, same bytes. On error *out is left empty and
  * the message names the object, section+offset, relocation type and symbol. */
