@@ -622,7 +622,7 @@ struct hp_package {
 	char *manifest_path;       /* the manifest file as given */
 	struct hp_manifest *manifest; /* parsed from exactly the bytes that were verified */
 	int signature_checked;     /* 0 only when opened with skip_signature */
-	char key_id[17];           /* id of the key that signed it (hex), "" if unchecked */
+	char key_id[HP_KEY_ID_HEX]; /* id of the key that signed it (hex), "" if unchecked */
 	struct hp_package_payload *payloads; /* one per component, same order */
 	size_t nr_payloads;
 };
