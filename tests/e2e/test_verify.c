@@ -222,6 +222,27 @@ static void already_patched(void)
 static pid_t pids[6];
 static int ports[3];
 
+static bool maps_library(pid_t pid, int timeout_ms)
+{
+	char path[64], line[4096];
+	int waited;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	for (waited = 0; waited < timeout_ms; waited += 20) {
+		FILE *f = fopen(path, "r");
+		bool found = false;
+
+		while (f && !found && fgets(line, sizeof(line), f))
+			found = strstr(line, "/libmrxsmb.so") != NULL;
+		if (f)
+			fclose(f);
+		if (found)
+			return true;
+		usleep(20 * 1000);
+	}
+	return false;
+}
+
 static void start_processes(const char *dir)
 {
 	static const char *const srv[3] = { SRV_OLD, SRV_A, SRV_B };
@@ -261,8 +282,9 @@ static void start_processes(const char *dir)
 		}
 		free(bin);
 	}
-	/* smbcli maps libmrxsmb.so before main(); give the loader a moment. */
-	usleep(300 * 1000);
+	/* The loader maps libmrxsmb.so before smbcli's main(); wait for it. */
+	for (i = 3; i < 6; i++)
+		CU_ASSERT(maps_library(pids[i], 5000));
 }
 
 static void stop_processes(void)
