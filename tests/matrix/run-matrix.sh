@@ -1,0 +1,173 @@
+#!/bin/bash
+# The KB916846 interoperability matrix over real connections: for each of
+# the 36 cells of the expected table, srv at a setting and smbcli at a
+# setting, each the unpatched eligible vendor build or the patched one,
+# connect over loopback and record what happened. Prints the table as TSV
+# (the expected file's format, header included) and exits 1 if any cell
+# differs from the expected table, 2 on usage or a bad table, 0 otherwise.
+#
+# How the "patched" side is obtained is one pair of functions chosen by
+# --patch: "full" runs the vendor's fixed full build. Other ways (a live
+# hotpatch of the running server, a patched file on disk) plug in as
+# another start_patched_server_<mode> / patched_client_<mode> pair.
+#
+# Usage: run-matrix.sh --build BUILD_DIR [--patch full] [--expect TABLE.tsv]
+set -u
+
+build="" patch=full expect=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=${2:-}; shift 2 ;;
+	--patch) patch=${2:-}; shift 2 ;;
+	--expect) expect=${2:-}; shift 2 ;;
+	*) echo "matrix: unknown argument '$1'" >&2
+	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full] [--expect TABLE.tsv]" >&2
+	   exit 2 ;;
+	esac
+done
+[ -n "$build" ] || { echo "matrix: --build BUILD_DIR is required" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+[ -n "$expect" ] || expect="$here/../../targets/kb916846-matrix.tsv"
+[ -r "$build/targets/versions.sh" ] ||
+	{ echo "matrix: $build/targets/versions.sh: missing; run make first" >&2; exit 2; }
+. "$build/targets/versions.sh"
+
+# ---- the unpatched side: the newest eligible vendor builds ----------------
+unpatched_srv="$build/targets/srv/$SRV_DEFAULT/srv"
+unpatched_cli="$build/targets/mrxsmb/$MRXSMB_DEFAULT/smbcli"
+
+# ---- the patched side, one way per --patch ---------------------------------
+# start_patched_server_MODE CONF LOG: start a patched srv in the background
+# (its pid in $server_pid); patched_client_MODE: the smbcli to run.
+start_patched_server_full() {
+	start_server "$build/targets/srv/$FIXED_VERSION/srv" "$1" "$2"
+}
+patched_client_full() {
+	echo "$build/targets/mrxsmb/$FIXED_VERSION/smbcli"
+}
+
+case "$patch" in
+full) ;;
+live) echo "matrix: PATCH=live needs hotpatch apply --live, which this matrix runner does not drive yet" >&2; exit 2 ;;
+disk) echo "matrix: PATCH=disk needs hotpatch apply --disk, which this matrix runner does not drive yet" >&2; exit 2 ;;
+*) echo "matrix: PATCH=$patch: unknown (full, live or disk)" >&2; exit 2 ;;
+esac
+
+for f in "$unpatched_srv" "$unpatched_cli" "$build/targets/srv/$FIXED_VERSION/srv" \
+	"$(patched_client_$patch)"; do
+	[ -x "$f" ] || { echo "matrix: $f: missing; run make first" >&2; exit 2; }
+done
+
+# ---- the expected table ----------------------------------------------------
+header=$'client_build\tclient_signing\tserver_build\tserver_signing\tresult'
+[ -r "$expect" ] || { echo "matrix: $expect: cannot read" >&2; exit 2; }
+if [ "$(head -n 1 "$expect")" != "$header" ]; then
+	echo "matrix: $expect:1: header is not '$header'" >&2
+	exit 2
+fi
+declare -A want=()
+n=0 lineno=1
+while IFS=$'\t' read -r cb cs sb ss res extra; do
+	lineno=$((lineno + 1))
+	case "$cb/$cs/$sb/$ss/$res/${extra:-}" in
+	patched/*|unpatched/*) ;;
+	*) echo "matrix: $expect:$lineno: bad row" >&2; exit 2 ;;
+	esac
+	for v in "$cs" "$ss"; do
+		case "$v" in required|enabled|disabled) ;;
+		*) echo "matrix: $expect:$lineno: bad setting '$v'" >&2; exit 2 ;; esac
+	done
+	case "$sb/$res/${extra:-}" in
+	patched/signed/|patched/not-signed/|patched/no-communication/) ;;
+	unpatched/signed/|unpatched/not-signed/|unpatched/no-communication/) ;;
+	*) echo "matrix: $expect:$lineno: bad row" >&2; exit 2 ;;
+	esac
+	key="$cb $cs $sb $ss"
+	[ -z "${want[$key]:-}" ] || { echo "matrix: $expect:$lineno: cell given twice" >&2; exit 2; }
+	want[$key]=$res
+	order[n]=$key
+	n=$((n + 1))
+done < <(tail -n +2 "$expect")
+[ "$n" -eq 36 ] || { echo "matrix: $expect: $n cells, expected 36" >&2; exit 2; }
+
+# ---- running the cells -----------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/hp-matrix.XXXXXX")
+server_pid=""
+cleanup() {
+	[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+mkdir "$work/share"
+echo "KB916846 matrix share" >"$work/share/readme.txt"
+for s in disabled:0:0 enabled:1:0 required:1:1; do
+	IFS=: read -r name en req <<<"$s"
+	printf 'EnableSecuritySignature = %s\nRequireSecuritySignature = %s\n' "$en" "$req" \
+		>"$work/$name.conf"
+done
+
+# start_server BINARY CONF LOG: srv on a free port ($server_port).
+start_server() {
+	local i
+	"$1" --listen 127.0.0.1:0 --config "$2" --share "$work/share" --threads 4 2>"$3" &
+	server_pid=$!
+	for i in $(seq 1 100); do
+		server_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$3")
+		[ -n "$server_port" ] && return 0
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "matrix: $1 did not start:" >&2
+	cat "$3" >&2
+	return 1
+}
+
+stop_server() {
+	local rc
+	kill -TERM "$server_pid"
+	wait "$server_pid"
+	rc=$?
+	server_pid=""
+	[ "$rc" -eq 0 ] || { echo "matrix: srv exited with status $rc on SIGTERM" >&2; return 1; }
+}
+
+declare -A got=()
+failed=0
+for sb in patched unpatched; do
+	for ss in required enabled disabled; do
+		log="$work/srv-$sb-$ss.log"
+		if [ "$sb" = patched ]; then
+			start_patched_server_$patch "$work/$ss.conf" "$log" || exit 1
+		else
+			start_server "$unpatched_srv" "$work/$ss.conf" "$log" || exit 1
+		fi
+		for cb in patched unpatched; do
+			cli=$unpatched_cli
+			[ "$cb" = patched ] && cli=$(patched_client_$patch)
+			for cs in required enabled disabled; do
+				out=$("$cli" connect --server "127.0.0.1:$server_port" \
+					--config "$work/$cs.conf" --read readme.txt 2>"$work/cli.err")
+				rc=$?
+				case "$rc:${out%%:*}" in
+				0:signed|10:not-signed|11:no-communication) res=${out%%:*} ;;
+				*) res=error
+				   echo "matrix: client $cb/$cs, server $sb/$ss: smbcli exit $rc: $(cat "$work/cli.err")" >&2 ;;
+				esac
+				got["$cb $cs $sb $ss"]=$res
+			done
+		done
+		stop_server || failed=1
+	done
+done
+
+printf '%s\n' "$header"
+for key in "${order[@]}"; do
+	read -r cb cs sb ss <<<"$key"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$cb" "$cs" "$sb" "$ss" "${got[$key]}"
+	if [ "${got[$key]}" != "${want[$key]}" ]; then
+		echo "matrix: cell client $cb/$cs, server $sb/$ss: expected ${want[$key]}, got ${got[$key]}" >&2
+		failed=1
+	fi
+done
+exit $failed
