@@ -45,5 +45,5 @@ $(KB916846_SIG): $(KB916846_MANIFEST) $(VENDOR_PUB)
 	$(Q)$(HOTPATCH) sign -s $(VENDOR_KEY) $< >/dev/null
 
 package: $(KB916846_SIG)
-# The tests use the package; it needs the eligible builds targets/targets.mk names.
-CHECK_DEPS += $(if $(SRV_ELIGIBLE),$(KB916846_SIG))
+# The tests of verify and pack use the package.
+CHECK_DEPS += $(KB916846_SIG)
