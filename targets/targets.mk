@@ -132,6 +132,11 @@ TEST_OBJS_test_smb_negotiate := $(TGT_U)/targets/srv/negotiate.o $(TGT_U)/target
 	$(TGT_U)/fixed_srv_negotiate.o $(TGT_U)/targets/mrxsmb/negotiate.o \
 	$(TGT_U)/targets/mrxsmb/signing.o $(TGT_U)/fixed_mrxsmb_negotiate.o \
 	$(TGT_U)/targets/common/config.o
+# build.mk reads TEST_OBJS_* for the prerequisites before this fragment is
+# included, so name them here too (the link takes every .o prerequisite).
+$(O)/tests/test_smb_wire: $(TEST_OBJS_test_smb_wire)
+$(O)/tests/test_smb_config: $(TEST_OBJS_test_smb_config)
+$(O)/tests/test_smb_negotiate: $(TEST_OBJS_test_smb_negotiate)
 $(O)/obj/tests/unit/test_smb_wire.o $(O)/obj/tests/unit/test_smb_config.o \
 $(O)/obj/tests/unit/test_smb_negotiate.o: TEST_CPPFLAGS := $(TGT_TEST_INC) $(TEST_CPPFLAGS)
 
