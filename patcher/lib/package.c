@@ -164,6 +164,39 @@ out:
 	return err;
 }
 
+/* Format 2: a full fixed build shipped in the package is checked like a
+ * payload (inside the directory, size and SHA-256), hashed from the file
+ * rather than read whole, since it may be large. */
+static int check_build(const struct hp_package *pkg, int dirfd, const struct hp_manifest_build *b)
+{
+	char sha[65];
+	struct stat st;
+	int fd, err;
+
+	fd = open_beneath(dirfd, pkg->dir, b->file);
+	if (fd < 0) {
+		pr_warn("package: %s: full build '%s': %s", pkg->manifest_path, b->file,
+			fd == -EXDEV || fd == -ELOOP ? "resolves outside the package directory" :
+			strerror(-fd));
+		return fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != b->size) {
+		err = -HP_E_MISMATCH;
+		pr_warn("package: %s/%s: not a regular file of %llu bytes, as the manifest says",
+			pkg->dir, b->file, (unsigned long long)b->size);
+		goto out;
+	}
+	err = hp_sha256_fd(fd, sha);
+	if (!err && strcmp(sha, b->sha256)) {
+		err = -HP_E_MISMATCH;
+		pr_warn("package: %s/%s: SHA-256 %s, the manifest says %s", pkg->dir, b->file, sha,
+			b->sha256);
+	}
+out:
+	close(fd);
+	return err;
+}
+
 /* Read the manifest once, bounded; the same bytes are verified and parsed. */
 static int read_manifest(const char *path, void **out, size_t *len)
 {
@@ -237,7 +270,7 @@ struct hp_package *hp_package__open(const char *manifest_path, const struct hp_p
 {
 	struct hp_package *pkg = NULL;
 	void *data = NULL;
-	size_t len = 0, i;
+	size_t len = 0, i, j;
 	char *slash;
 	int dirfd = -1, err;
 
@@ -284,6 +317,11 @@ struct hp_package *hp_package__open(const char *manifest_path, const struct hp_p
 				   &pkg->payloads[i]);
 		if (err)
 			goto out;
+		for (j = 0; j < pkg->manifest->components[i].nr_builds; j++) {
+			err = check_build(pkg, dirfd, &pkg->manifest->components[i].builds[j]);
+			if (err)
+				goto out;
+		}
 	}
 out:
 	if (dirfd >= 0)

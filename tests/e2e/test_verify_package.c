@@ -300,6 +300,47 @@ static void stock_minisign_verifies(void)
 	free(out);
 }
 
+/* Format 2: a full fixed build shipped beside the hotpatch is checked like
+ * a payload. */
+static void format2_full_build(void)
+{
+	const char *dir = copy_package();
+	char path[4096], file[4096], *data;
+	struct hp_manifest *m;
+	struct hp_manifest_component *c;
+	struct hp_manifest_build *b;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	snprintf(file, sizeof(file), "%s/srv-5.2.3790.2734", dir);
+	data = ts_read_file(ts_build_path("targets/srv/5.2.3790.2734/srv"), &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(file, data, len), 0);
+	m = hp_manifest__load(path, HP_MANIFEST_FINAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	c = (struct hp_manifest_component *)hp_manifest__find_component(m, "srv");
+	b = c->builds = calloc(1, sizeof(*b));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	c->nr_builds = 1;
+	m->format = 2;
+	b->version = strdup("5.2.3790.2734");
+	b->file = strdup("srv-5.2.3790.2734");
+	b->size = len;
+	CU_ASSERT_EQUAL(hp_sha256_buf(data, len, b->sha256), 0);
+	b->replaces = calloc(1, sizeof(char *));
+	b->replaces[0] = strdup("5.2.3790.1830");
+	b->nr_replaces = 1;
+	CU_ASSERT_EQUAL_FATAL(hp_manifest__write(m, path), 0);
+	hp_manifest__free(m);
+	resign(dir);
+	expect(dir, test_key("pub"), NULL, 0, "");
+
+	data[len / 3] ^= 1;
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(file, data, len), 0);
+	free(data);
+	expect(dir, test_key("pub"), NULL, 5, "srv-5.2.3790.2734: SHA-256");
+}
+
 /* A package signed with the stock minisign verifies with hotpatch. */
 static void signed_by_stock_minisign(void)
 {
@@ -332,6 +373,7 @@ void test_register(void)
 		{ "invalid JSON", invalid_json },
 		{ "unknown field", unknown_field },
 		{ "a payload name escaping the package directory", path_escaping },
+		{ "format 2: a full build in the package is checked", format2_full_build },
 		{ NULL, NULL },
 	};
 
