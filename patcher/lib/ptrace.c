@@ -94,18 +94,14 @@ static int add_thread(struct pt_group *g, pid_t tid)
 	return 0;
 }
 
-/* Wait for thread i to report one event and account for it. Returns 0 once
- * the thread is in a ptrace-stop (registers read), -ESRCH when it exited. */
-static int wait_event(struct pt_group *g, size_t i)
+/* Account for one wait status of thread i. Returns 0 once the thread is
+ * in a ptrace-stop (registers read), -ESRCH when it exited. */
+static int handle_status(struct pt_group *g, size_t i, int st)
 {
 	pid_t tid = g->threads[i].tid;
-	int st, sig, ev;
-	pid_t r;
+	int sig, ev;
 
-	do
-		r = waitpid(tid, &st, __WALL);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
 		g->threads[i].gone = true;
 		g->threads[i].stopped = false;
 		g->threads[i].interrupt_pending = false;
@@ -138,14 +134,57 @@ static int wait_event(struct pt_group *g, size_t i)
 		 * the thread resumes. */
 		g->threads[i].pending_sig = sig;
 	}
-	if (ptrace(PTRACE_GETREGS, tid, 0, &g->threads[i].regs) < 0) {
-		if (errno == ESRCH) {
-			g->threads[i].gone = true;
-			g->threads[i].stopped = false;
-			return -ESRCH;
-		}
+	if (ptrace(PTRACE_GETREGS, tid, 0, &g->threads[i].regs) < 0 && errno == ESRCH) {
+		g->threads[i].gone = true;
+		g->threads[i].stopped = false;
+		return -ESRCH;
 	}
 	return 0;
+}
+
+/* Wait for thread i to report one event and account for it.
+ *
+ * The leader is special: when the process dies, the kernel reports the
+ * leader's exit only after every other thread's exit has been collected,
+ * and a leader that called pthread_exit() is reported only when the whole
+ * process ends. So the leader is polled, collecting the other threads'
+ * events meanwhile, and counted gone once it is a zombie. */
+static int wait_event(struct pt_group *g, size_t i)
+{
+	pid_t tid = g->threads[i].tid;
+	unsigned int spins;
+	size_t j;
+	int st;
+	pid_t r;
+
+	if (tid != g->pid) {
+		do
+			r = waitpid(tid, &st, __WALL);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			st = 0x9; /* as if killed: no such child */
+		return handle_status(g, i, st);
+	}
+	for (spins = 0;; spins++) {
+		r = waitpid(tid, &st, __WALL | WNOHANG);
+		if (r == tid)
+			return handle_status(g, i, st);
+		if (r < 0 && errno != EINTR)
+			return handle_status(g, i, 0x9);
+		for (j = 0; j < g->n; j++) {
+			if (j == i || g->threads[j].gone)
+				continue;
+			if (waitpid(g->threads[j].tid, &st, __WALL | WNOHANG) == g->threads[j].tid)
+				handle_status(g, j, st);
+		}
+		if (spins % 64 == 63 && status_field(g->pid, tid, "State:") == 'Z') {
+			g->threads[i].gone = true;
+			g->threads[i].stopped = false;
+			g->threads[i].interrupt_pending = false;
+			return -ESRCH;
+		}
+		usleep(spins < 64 ? 10 : 1000);
+	}
 }
 
 /* Wait until thread i sits in the stop our interrupt asked for. A thread can
@@ -229,8 +268,18 @@ int ptrace_stop_all(struct pt_group *g)
 			return err;
 		}
 	}
-	/* g->n grows when a clone is reported. */
+	/* g->n grows when a clone is reported. The leader last: by then its
+	 * stop has arrived and the poll in wait_event() costs nothing. */
 	for (i = 0; i < g->n; i++) {
+		if (g->threads[i].tid == g->pid)
+			continue;
+		err = settle(g, i);
+		if (err && err != -ESRCH)
+			return err;
+	}
+	for (i = 0; i < g->n; i++) {
+		if (g->threads[i].tid != g->pid)
+			continue;
 		err = settle(g, i);
 		if (err && err != -ESRCH)
 			return err;

@@ -1,0 +1,851 @@
+/* The live executor: apply and roll back a patch in one running process.
+ *
+ * Everything nothing in the process refers to yet is done while it runs:
+ * the region for the payload is mapped (one thread stopped for one system
+ * call), the linked code and the record are written into it. Only then are
+ * all threads stopped together, for the part that must be atomic from the
+ * process's point of view: check the entries still hold the original bytes,
+ * check no thread is where a jump must not go, write the jumps, resume.
+ * When unsafe, the threads are resumed and the window tried again after a
+ * growing pause; when out of retries, the region is unmapped and the process
+ * is as it was. The region is never writable and executable at once in the
+ * process's view: it is mapped r-x and written through /proc/PID/mem.
+ *
+ * Fault points (HOTPATCH_FAULT=<step>), in the order reached; docs/live.md
+ * says what the target looks like after each:
+ *   live-apply-seized, live-apply-linked, live-apply-mapped,
+ *   live-apply-written, live-apply-stopped, live-apply-jumped,
+ *   live-apply-resumed, live-rollback-seized, live-rollback-stopped,
+ *   live-rollback-restored, live-rollback-resumed, live-rollback-released. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "live.h"
+#include "procmaps.h"
+#include "ptrace.h"
+#include "remote.h"
+
+#define DEF_RETRIES 20u
+#define DEF_BACKOFF_US 1000u
+#define MAX_BACKOFF_US 100000u
+#define DEF_STACK_SCAN (256u << 10)
+#define PAGE 4096ULL
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* A range no thread may be in (pc) or point into from its stack. */
+struct guard {
+	uint64_t lo;       /* runtime address, first guarded byte */
+	uint64_t hi;       /* runtime address, one past the last */
+	bool stack;        /* also refuse stack words pointing into it */
+	const char *name;  /* function (or "payload") for messages */
+	uint64_t base;     /* runtime address the name's offsets count from */
+};
+
+/* A record found in a process, with its functions. */
+struct found {
+	uint64_t base;                                   /* runtime address of the region */
+	struct live_rec_hdr hdr;                         /* its header */
+	struct live_rec_func funcs[LIVE_MAX_FUNCS];      /* hdr.nfuncs entries */
+	unsigned int applied;                            /* entries holding their jump now */
+};
+
+/* One apply or rollback. */
+struct live_ctx {
+	pid_t pid;                     /* the process */
+	struct pt_group g;             /* its threads */
+	struct remote r;               /* its memory */
+	struct procmaps pm;            /* its mappings, read before the window */
+	unsigned int retries;          /* windows to try */
+	unsigned int backoff_us;       /* pause after the first busy window */
+	size_t stack_scan;             /* bytes of stack scanned per thread */
+	uint8_t *stack_buf;            /* stack_scan bytes, reused per thread */
+	int old_policy;                /* scheduling policy before the window */
+	struct sched_param old_param;  /* and its parameters */
+	bool boosted;                  /* old_policy must be restored */
+	unsigned int nstopped;         /* threads held in the last window */
+};
+
+static void ctx_init(struct live_ctx *c, pid_t pid, const struct hp_live_opts *opts)
+{
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->r.mem_fd = -1;
+	c->retries = opts && opts->retries ? opts->retries : DEF_RETRIES;
+	c->backoff_us = opts && opts->backoff_us ? opts->backoff_us : DEF_BACKOFF_US;
+	c->stack_scan = opts && opts->stack_scan ? opts->stack_scan : DEF_STACK_SCAN;
+	c->stack_scan &= ~(size_t)7;
+}
+
+static void ctx_fini(struct live_ctx *c)
+{
+	remote_close(&c->r);
+	ptrace_release(&c->g);
+	procmaps_free(&c->pm);
+	free(c->stack_buf);
+	c->stack_buf = NULL;
+}
+
+/* While the threads are stopped, the patcher must not lose its CPU to the
+ * first threads it resumed: on two cores, hundreds of runnable threads
+ * would otherwise stretch the window. Best effort: without the privilege it
+ * simply runs at its usual priority. */
+static void boost(struct live_ctx *c)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	c->old_policy = sched_getscheduler(0);
+	if (c->old_policy < 0 || sched_getparam(0, &c->old_param))
+		return;
+	c->boosted = !sched_setscheduler(0, SCHED_FIFO, &sp);
+}
+
+static void unboost(struct live_ctx *c)
+{
+	if (c->boosted)
+		sched_setscheduler(0, c->old_policy, &c->old_param);
+	c->boosted = false;
+}
+
+/* After a failed operation: was it because the process is gone? */
+static bool process_gone(pid_t pid)
+{
+	char path[64], st = 0;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	/* The state follows the command name in parentheses. */
+	n = fscanf(f, "%*d (%*[^)]) %c", &st);
+	fclose(f);
+	return n != 1 || st == 'Z' || st == 'X';
+}
+
+static int gone_or(struct live_ctx *c, int err, const char *what)
+{
+	if (process_gone(c->pid)) {
+		pr_warn("live: pid %d: the process exited during the %s", (int)c->pid, what);
+		return -HP_E_PROCESS;
+	}
+	return err;
+}
+
+static void rec_func_name(char *dst, const char *name)
+{
+	memset(dst, 0, 64);
+	if (name)
+		strncpy(dst, name, 63);
+}
+
+/* Read a record at base; 0 when one with a sane layout is there. */
+static int read_record(struct remote *r, uint64_t base, uint64_t map_size, struct found *f)
+{
+	if (remote_read(r, base, &f->hdr, sizeof(f->hdr)))
+		return -1;
+	if (memcmp(f->hdr.magic, LIVE_MAGIC, 8) || f->hdr.version != LIVE_VERSION ||
+	    f->hdr.hdr_size != sizeof(struct live_rec_hdr) ||
+	    f->hdr.func_size != sizeof(struct live_rec_func) || !f->hdr.nfuncs ||
+	    f->hdr.nfuncs > LIVE_MAX_FUNCS || f->hdr.region_size != map_size)
+		return -1;
+	if (remote_read(r, base + sizeof(f->hdr), f->funcs,
+			(size_t)f->hdr.nfuncs * sizeof(f->funcs[0])))
+		return -1;
+	f->hdr.id[sizeof(f->hdr.id) - 1] = '\0';
+	f->base = base;
+	return 0;
+}
+
+static unsigned int count_applied(struct remote *r, const struct found *f)
+{
+	unsigned int i, n = 0;
+	uint8_t cur[16];
+
+	for (i = 0; i < f->hdr.nfuncs; i++) {
+		const struct live_rec_func *fn = &f->funcs[i];
+
+		if (fn->jump_len != LIVE_JUMP_LEN ||
+		    remote_read(r, fn->entry + fn->patch_off, cur, fn->jump_len))
+			continue;
+		n += !memcmp(cur, fn->jump, fn->jump_len);
+	}
+	return n;
+}
+
+/* The record of package id (NULL: any) in the process, preferring the one
+ * whose jumps are in place. Regions are anonymous, private, r-x mappings
+ * that begin with LIVE_MAGIC. Returns 0, or -HP_E_NOT_APPLIED. */
+static int find_record(struct remote *r, const struct procmaps *pm, const char *id,
+		       struct found *best)
+{
+	struct found *f = malloc(sizeof(*f));
+	bool have = false;
+	size_t k;
+
+	if (!f)
+		return -ENOMEM;
+	for (k = 0; k < pm->n; k++) {
+		const struct procmap *m = &pm->maps[k];
+
+		if (m->inode || m->path[0] || (m->perms & (PM_EXEC | PM_WRITE)) != PM_EXEC)
+			continue;
+		if (read_record(r, m->start, m->end - m->start, f))
+			continue;
+		if (id && strcmp(f->hdr.id, id))
+			continue;
+		f->applied = count_applied(r, f);
+		if (!have || f->applied > best->applied) {
+			memcpy(best, f, sizeof(*f));
+			have = true;
+		}
+	}
+	free(f);
+	return have ? 0 : -HP_E_NOT_APPLIED;
+}
+
+/* Read what lies above rsp, within the mapping holding it: pread stops at
+ * the first unmapped byte, so a short read is not an error. */
+static size_t read_stack(struct live_ctx *c, uint64_t rsp)
+{
+	const struct procmap *m = procmaps_find(&c->pm, rsp);
+	uint64_t end = rsp + c->stack_scan;
+	ssize_t n;
+
+	if (m && m->end < end)
+		end = m->end;
+	n = pread(c->r.mem_fd, c->stack_buf, (size_t)(end - rsp), (off_t)rsp);
+	return n > 0 ? (size_t)n & ~(size_t)7 : 0;
+}
+
+/* Is every stopped thread clear of the guards? 0, or -HP_E_BUSY after a
+ * message (when loud) naming the thread and where it is. */
+static int check_threads(struct live_ctx *c, const struct guard *gd, size_t ngd, bool loud)
+{
+	size_t i, k, w, len;
+	bool any_stack = false;
+
+	for (k = 0; k < ngd; k++)
+		any_stack |= gd[k].stack;
+	if (any_stack && !c->stack_buf) {
+		c->stack_buf = malloc(c->stack_scan);
+		if (!c->stack_buf)
+			return -ENOMEM;
+	}
+	for (i = 0; i < c->g.n; i++) {
+		const struct pt_thread *t = &c->g.threads[i];
+		uint64_t pcs[2];
+		size_t npc = 1, p;
+
+		if (t->gone || !t->stopped)
+			continue;
+		pcs[0] = t->regs.rip;
+		/* Blocked in a system call: the kernel may rewind rip onto the
+		 * syscall instruction to restart it. */
+		if ((long long)t->regs.orig_rax >= 0)
+			pcs[npc++] = t->regs.rip - 2;
+		for (k = 0; k < ngd; k++) {
+			for (p = 0; p < npc; p++) {
+				if (pcs[p] >= gd[k].lo && pcs[p] < gd[k].hi) {
+					if (loud)
+						pr_info("live: pid %d: %s+%#llx: thread %d is executing there",
+							(int)c->pid, gd[k].name,
+							(unsigned long long)(pcs[p] - gd[k].base),
+							(int)t->tid);
+					return -HP_E_BUSY;
+				}
+			}
+		}
+		if (!any_stack)
+			continue;
+		len = read_stack(c, t->regs.rsp);
+		for (w = 0; w < len; w += 8) {
+			uint64_t v;
+
+			memcpy(&v, c->stack_buf + w, 8);
+			for (k = 0; k < ngd; k++) {
+				if (gd[k].stack && v >= gd[k].lo && v < gd[k].hi) {
+					if (loud)
+						pr_info("live: pid %d: %s+%#llx: thread %d has a return address there on its stack (rsp+%#zx)",
+							(int)c->pid, gd[k].name,
+							(unsigned long long)(v - gd[k].base), (int)t->tid, w);
+					return -HP_E_BUSY;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Run a memory system call on one briefly stopped thread. */
+static int remote_call(struct live_ctx *c, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		       uint64_t a3, long *ret)
+{
+	uint64_t args[6] = { a0, a1, a2, a3, (uint64_t)-1, 0 };
+	long t = ptrace_pick_thread(&c->g);
+	bool was_stopped;
+	int err;
+
+	if (t < 0)
+		return gone_or(c, -HP_E_PROCESS, "patch");
+	was_stopped = c->g.threads[t].stopped && !c->g.threads[t].interrupt_pending;
+	if (!was_stopped) {
+		err = ptrace_stop_one(&c->g, (size_t)t);
+		if (err)
+			return gone_or(c, err, "patch");
+	}
+	err = remote_syscall(&c->r, (size_t)t, nr, args, ret);
+	if (!was_stopped)
+		ptrace_resume_one(&c->g, (size_t)t);
+	return err ? gone_or(c, err, "patch") : 0;
+}
+
+static int unmap_region(struct live_ctx *c, uint64_t base, uint64_t size)
+{
+	long ret = 0;
+	int err = remote_call(c, SYS_munmap, base, size, 0, 0, &ret);
+
+	if (!err && ret < 0) {
+		pr_warn("live: pid %d: munmap of the region at %#llx failed: %s", (int)c->pid,
+			(unsigned long long)base, strerror((int)-ret));
+		err = (int)ret;
+	}
+	return err;
+}
+
+static void sleep_us(unsigned int us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void fill_result(struct live_ctx *c, struct hp_live_result *res, unsigned int attempts)
+{
+	if (!res)
+		return;
+	res->attempts = attempts;
+	res->threads = c->nstopped;
+	if (c->g.last_resume_ns > c->g.first_stop_ns)
+		res->stop_ns = c->g.last_resume_ns - c->g.first_stop_ns;
+}
+
+static int check_patch(pid_t pid, const struct hp_live_patch *p)
+{
+	size_t i;
+
+	if (!p || !p->id || !p->id[0] || strlen(p->id) > 31 || !p->funcs || !p->nfuncs ||
+	    p->nfuncs > LIVE_MAX_FUNCS || !p->image || !p->image_size ||
+	    p->image_size > (64u << 20)) {
+		pr_warn("live: pid %d: invalid patch description", (int)pid);
+		return -EINVAL;
+	}
+	for (i = 0; i < p->nfuncs; i++) {
+		const struct hp_live_func *f = &p->funcs[i];
+
+		if (!f->entry || !f->expect || f->expect_len < f->patch_off + LIVE_JUMP_LEN ||
+		    f->expect_len > 4096 || f->size < f->patch_off + LIVE_JUMP_LEN) {
+			pr_warn("live: pid %d: %s: function too small for a jump or no fingerprint",
+				(int)pid, f->name ? f->name : "?");
+			return -HP_E_UNPATCHABLE;
+		}
+	}
+	return 0;
+}
+
+/* Entries must lie in executable mappings and hold the fingerprint. */
+static int check_entries(struct live_ctx *c, const struct hp_live_patch *p, bool in_window)
+{
+	uint8_t *buf = NULL;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < p->nfuncs; i++) {
+		const struct hp_live_func *f = &p->funcs[i];
+		const struct procmap *m = procmaps_find(&c->pm, f->entry);
+
+		if (!in_window && (!m || !(m->perms & PM_EXEC) || f->entry + f->size > m->end)) {
+			pr_warn("live: pid %d: %s at %#llx: not inside executable code of the process",
+				(int)c->pid, f->name, (unsigned long long)f->entry);
+			err = -HP_E_NOT_FOUND;
+			goto out;
+		}
+		free(buf);
+		buf = malloc(f->expect_len);
+		if (!buf) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = remote_read(&c->r, f->entry, buf, f->expect_len);
+		if (err) {
+			err = gone_or(c, err, "patch");
+			if (err != -HP_E_PROCESS)
+				pr_warn("live: pid %d: %s: cannot read its code: %s", (int)c->pid,
+					f->name, hp_strerror(err));
+			goto out;
+		}
+		if (memcmp(buf, f->expect, f->expect_len)) {
+			pr_warn("live: pid %d: %s at %#llx: code differs from the fingerprint",
+				(int)c->pid, f->name, (unsigned long long)f->entry);
+			err = -HP_E_MISMATCH;
+			goto out;
+		}
+	}
+out:
+	free(buf);
+	return err;
+}
+
+int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp_live_opts *opts,
+		   struct hp_live_result *res)
+{
+	bool entry_mode = opts && opts->consistency == HP_LIVE_ENTRY;
+	struct live_ctx c;
+	struct live_rec_hdr *hdr;
+	struct live_rec_func *rf;
+	struct found *old = NULL;
+	struct guard *gd = NULL;
+	uint64_t *new_addr = NULL;
+	uint8_t *buf = NULL;
+	uint64_t lo = UINT64_MAX, hi = 0, base = 0, image_off, region_size;
+	unsigned int attempt = 0, backoff;
+	bool mapped = false;
+	size_t i, nwritten = 0;
+	long ret;
+	int err;
+
+	ctx_init(&c, pid, opts);
+	if (res)
+		memset(res, 0, sizeof(*res));
+	err = check_patch(pid, patch);
+	if (err)
+		goto out;
+	err = ptrace_seize_all(&c.g, pid);
+	if (err)
+		goto out;
+	fault_point("live-apply-seized");
+	err = remote_open(&c.r, &c.g);
+	if (err)
+		goto out;
+	err = procmaps_read(pid, &c.pm);
+	if (err) {
+		err = gone_or(&c, err, "patch");
+		goto out;
+	}
+
+	old = malloc(sizeof(*old));
+	if (!old) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!find_record(&c.r, &c.pm, patch->id, old) && old->applied) {
+		pr_info("live: pid %d: %s is already applied (region at %#llx)", (int)pid,
+			patch->id, (unsigned long long)old->base);
+		err = -HP_E_ALREADY;
+		goto out;
+	}
+	err = check_entries(&c, patch, false);
+	if (err)
+		goto out;
+
+	/* Lay out the region: record, then the linked code. */
+	image_off = (sizeof(*hdr) + patch->nfuncs * sizeof(*rf) + 63) & ~63ULL;
+	region_size = (image_off + patch->image_size + PAGE - 1) & ~(PAGE - 1);
+	for (i = 0; i < patch->nfuncs; i++) {
+		if (patch->funcs[i].entry < lo)
+			lo = patch->funcs[i].entry;
+		if (patch->funcs[i].entry + patch->funcs[i].size > hi)
+			hi = patch->funcs[i].entry + patch->funcs[i].size;
+	}
+	err = procmaps_find_gap(&c.pm, lo, hi, region_size, 0, &base);
+	if (err) {
+		pr_warn("live: pid %d: no free address space within 2 GiB of %#llx-%#llx for %llu bytes",
+			(int)pid, (unsigned long long)lo, (unsigned long long)hi,
+			(unsigned long long)region_size);
+		goto out;
+	}
+	buf = calloc(1, region_size);
+	new_addr = calloc(patch->nfuncs, sizeof(*new_addr));
+	gd = calloc(patch->nfuncs, sizeof(*gd));
+	if (!buf || !new_addr || !gd) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = patch->image(patch->ctx, base + image_off, buf + image_off, patch->image_size,
+			   new_addr);
+	if (err)
+		goto out;
+
+	hdr = (struct live_rec_hdr *)buf;
+	memcpy(hdr->magic, LIVE_MAGIC, 8);
+	hdr->version = LIVE_VERSION;
+	hdr->hdr_size = sizeof(*hdr);
+	hdr->func_size = sizeof(*rf);
+	hdr->state = LIVE_PREPARED;
+	hdr->nfuncs = (uint32_t)patch->nfuncs;
+	hdr->region_size = region_size;
+	hdr->image_off = image_off;
+	hdr->image_size = patch->image_size;
+	hdr->created = (uint64_t)time(NULL);
+	strncpy(hdr->id, patch->id, sizeof(hdr->id) - 1);
+	for (i = 0; i < patch->nfuncs; i++) {
+		const struct hp_live_func *f = &patch->funcs[i];
+		uint64_t site = f->entry + f->patch_off;
+		int64_t rel = (int64_t)(new_addr[i] - (site + LIVE_JUMP_LEN));
+		int32_t rel32 = (int32_t)rel;
+
+		if (new_addr[i] < base + image_off ||
+		    new_addr[i] >= base + image_off + patch->image_size || rel != (int64_t)rel32) {
+			pr_warn("live: pid %d: %s: replacement at %#llx is outside the payload or out of jump reach",
+				(int)pid, f->name, (unsigned long long)new_addr[i]);
+			err = -HP_E_RELOC;
+			goto out;
+		}
+		rf = (struct live_rec_func *)(buf + sizeof(*hdr)) + i;
+		rf->entry = f->entry;
+		rf->size = f->size;
+		rf->new_addr = new_addr[i];
+		rf->patch_off = f->patch_off;
+		rf->jump_len = LIVE_JUMP_LEN;
+		memcpy(rf->orig, f->expect + f->patch_off, LIVE_JUMP_LEN);
+		rf->jump[0] = 0xe9;
+		memcpy(rf->jump + 1, &rel32, 4);
+		rec_func_name(rf->name, f->name);
+
+		/* The jump replaces bytes [site, site+5): a thread at site
+		 * itself just takes the jump. */
+		gd[i].name = f->name ? f->name : "?";
+		gd[i].base = f->entry;
+		if (entry_mode) {
+			gd[i].lo = site + 1;
+			gd[i].hi = site + LIVE_JUMP_LEN;
+		} else {
+			gd[i].lo = site + 1;
+			gd[i].hi = f->entry + f->size;
+			gd[i].stack = true;
+		}
+	}
+	fault_point("live-apply-linked");
+
+	/* Map the region while the process runs; MAP_FIXED_NOREPLACE so a
+	 * mapping made since we read the maps is never clobbered. */
+	err = remote_call(&c, SYS_mmap, base, region_size, PROT_READ | PROT_EXEC,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, &ret);
+	if (err)
+		goto out;
+	if (ret < 0 || (uint64_t)ret != base) {
+		if (ret >= 0 && (uint64_t)ret != base) {
+			/* An old kernel took the hint as a hint only. */
+			unmap_region(&c, (uint64_t)ret, region_size);
+		}
+		pr_warn("live: pid %d: cannot map %llu bytes at %#llx: %s", (int)pid,
+			(unsigned long long)region_size, (unsigned long long)base,
+			ret < 0 ? strerror((int)-ret) : "placed elsewhere");
+		err = ret == -EEXIST ? -EAGAIN : -HP_E_NOT_FOUND;
+		goto out;
+	}
+	mapped = true;
+	if (res) {
+		res->region = base;
+		res->region_size = region_size;
+	}
+	fault_point("live-apply-mapped");
+	err = remote_write(&c.r, base, buf, region_size);
+	if (err) {
+		err = gone_or(&c, err, "patch");
+		if (err != -HP_E_PROCESS)
+			pr_warn("live: pid %d: cannot write the region at %#llx: %s", (int)pid,
+				(unsigned long long)base, hp_strerror(err));
+		goto out;
+	}
+	fault_point("live-apply-written");
+
+	backoff = c.backoff_us;
+	for (attempt = 1;; attempt++) {
+		boost(&c);
+		err = ptrace_stop_all(&c.g);
+		if (err) {
+			unboost(&c);
+			goto out;
+		}
+		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
+		fault_point("live-apply-stopped");
+		err = check_entries(&c, patch, true);
+		if (!err)
+			err = check_threads(&c, gd, patch->nfuncs, attempt > c.retries);
+		if (err) {
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			if (err != -HP_E_BUSY || attempt > c.retries)
+				break;
+			sleep_us(backoff);
+			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
+			continue;
+		}
+		rf = (struct live_rec_func *)(buf + sizeof(*hdr));
+		for (nwritten = 0; nwritten < patch->nfuncs; nwritten++) {
+			err = remote_write(&c.r, rf[nwritten].entry + rf[nwritten].patch_off,
+					   rf[nwritten].jump, LIVE_JUMP_LEN);
+			if (err)
+				break;
+		}
+		if (err) {
+			/* Put back every jump already written. */
+			while (nwritten--)
+				remote_write(&c.r, rf[nwritten].entry + rf[nwritten].patch_off,
+					     rf[nwritten].orig, LIVE_JUMP_LEN);
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			err = gone_or(&c, err, "patch");
+			if (err != -HP_E_PROCESS)
+				pr_warn("live: pid %d: cannot write a jump: %s", (int)pid,
+					hp_strerror(err));
+			goto out;
+		}
+		fault_point("live-apply-jumped");
+		hdr->state = LIVE_APPLIED;
+		remote_write(&c.r, base + offsetof(struct live_rec_hdr, state), &hdr->state,
+			     sizeof(hdr->state));
+		ptrace_resume_all(&c.g, true);
+		unboost(&c);
+		mapped = false;
+		break;
+	}
+	fill_result(&c, res, attempt);
+	if (err == -HP_E_BUSY)
+		pr_warn("live: pid %d: %s: still busy after %u attempts; process left unchanged",
+			(int)pid, patch->id, attempt);
+	if (!err) {
+		fault_point("live-apply-resumed");
+		pr_info("live: pid %d: %s applied (%zu functions, region %#llx, %u threads stopped %.1f us)",
+			(int)pid, patch->id, patch->nfuncs, (unsigned long long)base,
+			res ? res->threads : 0, res ? res->stop_ns / 1000.0 : 0.0);
+	}
+out:
+	/* Nothing refers to the region unless a jump was written. */
+	if (mapped)
+		unmap_region(&c, base, region_size);
+	ctx_fini(&c);
+	free(old);
+	free(gd);
+	free(new_addr);
+	free(buf);
+	return err;
+}
+
+int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts,
+		      struct hp_live_result *res)
+{
+	bool entry_mode = opts && opts->consistency == HP_LIVE_ENTRY;
+	struct live_ctx c;
+	struct found *f = NULL;
+	struct guard *gd = NULL;
+	unsigned int attempt = 0, backoff, i, nw = 0;
+	bool in_use = true;
+	uint32_t state;
+	size_t ngd;
+	uint8_t cur[16];
+	int err;
+
+	ctx_init(&c, pid, opts);
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!id || !id[0]) {
+		pr_warn("live: pid %d: rollback needs a package id", (int)pid);
+		return -EINVAL;
+	}
+	err = ptrace_seize_all(&c.g, pid);
+	if (err)
+		goto out;
+	fault_point("live-rollback-seized");
+	err = remote_open(&c.r, &c.g);
+	if (err)
+		goto out;
+	err = procmaps_read(pid, &c.pm);
+	if (err) {
+		err = gone_or(&c, err, "rollback");
+		goto out;
+	}
+	f = malloc(sizeof(*f));
+	if (!f) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = find_record(&c.r, &c.pm, id, f);
+	if (!err && !f->applied)
+		err = -HP_E_NOT_APPLIED;
+	if (err) {
+		if (err == -HP_E_NOT_APPLIED)
+			pr_info("live: pid %d: %s is not applied", (int)pid, id);
+		goto out;
+	}
+	if (res) {
+		res->region = f->base;
+		res->region_size = f->hdr.region_size;
+	}
+
+	/* Guards: the inside of each jump, and (full) the payload code. */
+	ngd = f->hdr.nfuncs + 1;
+	gd = calloc(ngd, sizeof(*gd));
+	if (!gd) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < f->hdr.nfuncs; i++) {
+		uint64_t site = f->funcs[i].entry + f->funcs[i].patch_off;
+
+		f->funcs[i].name[63] = '\0';
+		gd[i].name = f->funcs[i].name;
+		gd[i].base = f->funcs[i].entry;
+		gd[i].lo = site + 1;
+		gd[i].hi = site + f->funcs[i].jump_len;
+	}
+	gd[ngd - 1].name = "payload";
+	gd[ngd - 1].base = f->base;
+	gd[ngd - 1].lo = f->base + f->hdr.image_off;
+	gd[ngd - 1].hi = f->base + f->hdr.region_size;
+	gd[ngd - 1].stack = true;
+
+	backoff = c.backoff_us;
+	for (attempt = 1;; attempt++) {
+		boost(&c);
+		err = ptrace_stop_all(&c.g);
+		if (err) {
+			unboost(&c);
+			goto out;
+		}
+		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
+		fault_point("live-rollback-stopped");
+		/* Each entry must hold our jump or, if a killed run got that
+		 * far, the original already. */
+		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
+			const struct live_rec_func *fn = &f->funcs[i];
+
+			if (remote_read(&c.r, fn->entry + fn->patch_off, cur, fn->jump_len))
+				err = gone_or(&c, -EIO, "rollback");
+			else if (memcmp(cur, fn->jump, fn->jump_len) &&
+				 memcmp(cur, fn->orig, fn->jump_len)) {
+				pr_warn("live: pid %d: %s at %#llx: holds neither the jump of %s nor the original bytes",
+					(int)pid, fn->name, (unsigned long long)fn->entry, id);
+				err = -HP_E_STATE;
+			}
+		}
+		if (!err)
+			err = check_threads(&c, gd, entry_mode ? ngd - 1 : ngd, attempt > c.retries);
+		if (err) {
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			if (err != -HP_E_BUSY || attempt > c.retries)
+				break;
+			sleep_us(backoff);
+			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
+			continue;
+		}
+		for (nw = 0; nw < f->hdr.nfuncs; nw++) {
+			const struct live_rec_func *fn = &f->funcs[nw];
+
+			err = remote_write(&c.r, fn->entry + fn->patch_off, fn->orig, fn->jump_len);
+			if (err)
+				break;
+		}
+		if (err) {
+			while (nw--)
+				remote_write(&c.r, f->funcs[nw].entry + f->funcs[nw].patch_off,
+					     f->funcs[nw].jump, f->funcs[nw].jump_len);
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			err = gone_or(&c, err, "rollback");
+			goto out;
+		}
+		fault_point("live-rollback-restored");
+		/* Nothing jumps into the payload any more; it can go once no
+		 * thread is in it nor will return into it. */
+		in_use = entry_mode ? check_threads(&c, &gd[ngd - 1], 1, false) != 0 : false;
+		state = LIVE_ROLLED_BACK;
+		remote_write(&c.r, f->base + offsetof(struct live_rec_hdr, state), &state,
+			     sizeof(state));
+		ptrace_resume_all(&c.g, false);
+		unboost(&c);
+		break;
+	}
+	fill_result(&c, res, attempt);
+	if (err) {
+		if (err == -HP_E_BUSY)
+			pr_warn("live: pid %d: %s: still busy after %u attempts; process left unchanged",
+				(int)pid, id, attempt);
+		goto out;
+	}
+	fault_point("live-rollback-resumed");
+	if (!in_use) {
+		if (!unmap_region(&c, f->base, f->hdr.region_size) && res)
+			res->region_released = 1;
+		fault_point("live-rollback-released");
+	}
+	pr_info("live: pid %d: %s rolled back (region %#llx %s)", (int)pid, id,
+		(unsigned long long)f->base, in_use ? "kept: a thread may still use it" : "released");
+out:
+	ctx_fini(&c);
+	free(gd);
+	free(f);
+	return err;
+}
+
+int hp_live__status(pid_t pid, const char *id, struct hp_live_status *st)
+{
+	struct remote r = { .mem_fd = -1 };
+	struct procmaps pm = { 0 };
+	struct found *f = NULL;
+	char path[64];
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = procmaps_read(pid, &pm);
+	if (err) {
+		if (err == -ESRCH)
+			pr_warn("live: pid %d: no such process", (int)pid);
+		err = err == -ESRCH ? -HP_E_PROCESS : err;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	/* Reading needs no stop: the record only changes while we hold the
+	 * process, and a reader sees either state. */
+	r.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r.mem_fd < 0) {
+		err = errno == ENOENT ? -HP_E_PROCESS : -errno;
+		pr_warn("live: pid %d: cannot read its memory: %s", (int)pid, hp_strerror(err));
+		goto out;
+	}
+	f = malloc(sizeof(*f));
+	if (!f) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = find_record(&r, &pm, id, f);
+	if (err)
+		goto out;
+	memcpy(st->id, f->hdr.id, sizeof(st->id));
+	st->region = f->base;
+	st->region_size = f->hdr.region_size;
+	st->nfuncs = f->hdr.nfuncs;
+	st->applied = f->applied;
+out:
+	free(f);
+	remote_close(&r);
+	procmaps_free(&pm);
+	return err;
+}
