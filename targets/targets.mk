@@ -152,3 +152,8 @@ demo: $(TARGETS_OUT) $(filter $(O)/targets/%,$(ALL_TARGETS))
 
 bench: $(TARGETS_OUT)
 	$(Q)tests/bench/smbcli-load.sh $(O)
+
+# ---- e2e tests that speak the wire protocol themselves ----------------------
+TEST_OBJS_test_targets_flood := $(TGT_U)/targets/common/wire.o
+$(O)/tests/test_targets_flood: $(TEST_OBJS_test_targets_flood)
+$(O)/obj/tests/e2e/test_targets_flood.o: TEST_CPPFLAGS := $(TGT_TEST_INC) $(TEST_CPPFLAGS)
