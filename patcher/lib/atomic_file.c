@@ -45,6 +45,7 @@ struct atomic_file {
 	char *display;       /* the target as shown in messages */
 	int fd;              /* the temporary file, read-write, flock'd */
 	bool replacing;      /* the target existed: orig is its identity */
+	int origfd;          /* the target as opened, read-only; -1 if new */
 	struct stat orig;    /* the target when opened (st_dev, st_ino checked at commit) */
 	bool committed;      /* renamed over the target */
 };
@@ -281,6 +282,7 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 	af->dirfd = dirfd;
 	af->own_dirfd = own_dirfd;
 	af->fd = -1;
+	af->origfd = -1;
 	af->name = strdup(name);
 	af->display = strdup(display);
 	if (!af->name || !af->display) {
@@ -315,6 +317,8 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 			goto out;
 		}
 		af->replacing = true;
+		af->origfd = origfd;
+		origfd = -1;
 	}
 	if (like_fd >= 0) {
 		if (fstat(like_fd, &like) < 0) {
@@ -335,7 +339,7 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 	if (err)
 		goto out;
 	if (af->replacing) {
-		err = copy_metadata(af, origfd);
+		err = copy_metadata(af, af->origfd);
 	} else if (fchmod(af->fd, mode & 07777) < 0) {
 		err = -errno;
 		pr_warn("atomic: %s: cannot set mode %04o: %s", display, (unsigned int)(mode & 07777),
@@ -493,6 +497,15 @@ int atomic_file_commit(struct atomic_file *af)
 	int err;
 
 	fault_point("atomic-written");
+	/* Writing to a file drops its security.capability (and, for a writer
+	 * without CAP_FSETID, its set-id bits): set them again now that the
+	 * content is final. Set once at open already, so a file system that
+	 * cannot hold them failed us before anything was written. */
+	if (af->replacing) {
+		err = copy_metadata(af, af->origfd);
+		if (err)
+			return err;
+	}
 	if (fsync(af->fd) < 0) {
 		err = -errno;
 		pr_warn("atomic: %s: syncing the new content: %s; %s unchanged", af->display,
@@ -539,6 +552,8 @@ void atomic_file_close(struct atomic_file *af)
 			af->tmpname, strerror(errno));
 	if (af->fd >= 0)
 		close(af->fd);
+	if (af->origfd >= 0)
+		close(af->origfd);
 	if (af->own_dirfd && af->dirfd >= 0)
 		close(af->dirfd);
 	free(af->tmpname);
