@@ -22,6 +22,10 @@
 #define EXIT_NOT_SIGNED 10
 #define EXIT_NO_COMMUNICATION 11
 
+#ifndef TARGET_VERSION
+#define TARGET_VERSION "0.0.0.0"
+#endif
+
 #define TIMEOUT_MS 5000
 #define MAX_CLIENTS 1024
 
@@ -328,7 +332,7 @@ int main(int argc, char **argv)
 	int o;
 
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		printf("smbcli %s\n", mrx_version());
+		printf("smbcli %s (libmrxsmb %s)\n", TARGET_VERSION, mrx_version());
 		return 0;
 	}
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -366,7 +370,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'V': printf("smbcli %s\n", mrx_version()); return 0;
+		case 'V': printf("smbcli %s (libmrxsmb %s)\n", TARGET_VERSION, mrx_version()); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
