@@ -960,5 +960,9 @@ int hp_sig__verify_buf(const void *data, size_t len, const char *name, const cha
 	/* A non-NULL pointer even for an empty buffer: NULL means "read the file". */
 	static const char empty;
 
+	if (!sigfile) {
+		pr_warn("sig: %s: no signature file named", name);
+		return -EINVAL;
+	}
 	return verify(name, NULL, data ? data : &empty, len, sigfile, keys, info);
 }

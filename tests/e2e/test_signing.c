@@ -153,7 +153,7 @@ static void hotpatch_key_in_minisign(void)
 	write_text(f, "x\n");
 	CU_ASSERT_EQUAL_FATAL(run(NULL, NULL, NULL, hotpatch(), "keygen", "-s", sec, "-p", pub, NULL), 0);
 	/* minisign reads our secret key: it signs, and derives our public key. */
-	CU_ASSERT_EQUAL(run(NULL, NULL, NULL, "minisign", "-S", "-W", "-s", sec, "-m", f, NULL), 0);
+	CU_ASSERT_EQUAL(run(NULL, NULL, NULL, "minisign", "-S", "-s", sec, "-m", f, NULL), 0);
 	kr = ring_of(pub);
 	CU_ASSERT_EQUAL(hp_sig__verify_file(f, NULL, kr, NULL), 0);
 	hp_keyring__free(kr);
