@@ -41,12 +41,27 @@ static hp_print_fn_t start_capture(void)
 	return hp_set_print(capture);
 }
 
+/* Paths made by join(), freed when the program ends. */
+static char *paths[512];
+static size_t npaths;
+
+static void free_paths(void)
+{
+	while (npaths)
+		free(paths[--npaths]);
+}
+
+/* dir/name; the string lives until the program ends. */
 static const char *join(const char *dir, const char *name)
 {
 	char *p = NULL;
 
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		return NULL;
+	if (npaths == 0)
+		atexit(free_paths);
+	if (npaths < sizeof(paths) / sizeof(paths[0]))
+		paths[npaths++] = p;
 	return p;
 }
 

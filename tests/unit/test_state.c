@@ -16,13 +16,27 @@
 
 static char msgs[16384];
 
-/* dir/name; the string is kept until the program ends. */
+/* Paths made by join(), freed when the program ends. */
+static char *paths[512];
+static size_t npaths;
+
+static void free_paths(void)
+{
+	while (npaths)
+		free(paths[--npaths]);
+}
+
+/* dir/name; the string lives until the program ends. */
 static const char *join(const char *dir, const char *name)
 {
 	char *p = NULL;
 
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		return NULL;
+	if (npaths == 0)
+		atexit(free_paths);
+	if (npaths < sizeof(paths) / sizeof(paths[0]))
+		paths[npaths++] = p;
 	return p;
 }
 
