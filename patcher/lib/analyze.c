@@ -224,10 +224,27 @@ int hp_func__analyze(const struct hp_elf *elf, const struct hp_symbol *sym,
 		refuse(r, HP_FUNC_NO_SIZE, 0);
 		return 0;
 	}
-	seg = id->type == HP_ELF_RELOCATABLE ? NULL : hp_elf__segment_at(elf, sym->value);
 	end = sym->value + sym->size;
-	if (!seg || !seg->exec || end < sym->value ||
-	    !elf_bytes_at(elf, sym->value, sym->size)) {
+	if (end < sym->value) {
+		refuse(r, HP_FUNC_NOT_CODE, 0);
+		return 0;
+	}
+	if (id->type == HP_ELF_RELOCATABLE) {
+		/* An object file: values are offsets into the symbol's own
+		 * section, and padding runs to the section's end. */
+		sec = hp_elf__section(elf, sym->section);
+		if (!sec || !sec->exec || !elf_section_bytes(elf, sym->section, sym->value, sym->size)) {
+			refuse(r, HP_FUNC_NOT_CODE, 0);
+			return 0;
+		}
+		padding = sec->size - end;
+		if (padding > MAX_PADDING)
+			padding = MAX_PADDING;
+		code = elf_section_bytes(elf, sym->section, sym->value, sym->size + padding);
+		return hp_func__analyze_code(code, sym->size, sym->value, padding, r);
+	}
+	seg = hp_elf__segment_at(elf, sym->value);
+	if (!seg || !seg->exec || !elf_bytes_at(elf, sym->value, sym->size)) {
 		refuse(r, HP_FUNC_NOT_CODE, 0);
 		pr_debug("analyze: %s: %s: not in an executable segment", id->path, sym->name);
 		return 0;

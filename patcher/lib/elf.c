@@ -1069,6 +1069,20 @@ const uint8_t *elf_bytes_at(const struct hp_elf *elf, uint64_t vaddr, size_t len
 	return elf->image + s->offset + off;
 }
 
+const uint8_t *elf_section_bytes(const struct hp_elf *elf, size_t secidx, uint64_t off,
+				 size_t len)
+{
+	const struct hp_section *s;
+
+	if (secidx == 0 || secidx >= elf->nsecs)
+		return NULL;
+	s = &elf->secs[secidx];
+	/* load_sections() checked that the section lies within the file. */
+	if (s->nobits || off > s->size || len > s->size - off)
+		return NULL;
+	return elf->image + s->offset + off;
+}
+
 int hp_elf__read(const struct hp_elf *elf, uint64_t vaddr, void *buf, size_t len)
 {
 	uint8_t *out = buf;

@@ -15,4 +15,10 @@ uint64_t elf_next_symbol_addr(const struct hp_elf *elf, uint64_t vaddr);
  * NULL when the range is not entirely file-backed within one segment. */
 const uint8_t *elf_bytes_at(const struct hp_elf *elf, uint64_t vaddr, size_t len);
 
+/* The file bytes of [off, off+len) inside section secidx (not SHT_NOBITS),
+ * or NULL when out of range. For relocatable objects, whose symbol values
+ * are offsets into their section. */
+const uint8_t *elf_section_bytes(const struct hp_elf *elf, size_t secidx, uint64_t off,
+				 size_t len);
+
 #endif /* HP_ELF_PRIV_H */
