@@ -183,8 +183,10 @@ static const char *check_record(const struct hp_journal_rec *r)
 		return "empty path";
 	if (r->kind == HP_JOURNAL_DISK && (!r->path || r->pid))
 		return "a disk record needs a path and no pid";
-	if (r->kind == HP_JOURNAL_LIVE && (r->pid <= 0 || r->start_time == 0))
+	if (r->kind == HP_JOURNAL_LIVE && r->pid <= 0)
 		return "a live record needs a pid and its start time";
+	if (r->kind == HP_JOURNAL_DISK && r->start_time)
+		return "a disk record has no start time";
 	if (r->ndetails > HP_JOURNAL_DETAILS_MAX)
 		return "too many details";
 	for (i = 0; i < r->ndetails; i++) {
@@ -299,7 +301,8 @@ static void format_record(const struct hp_journal_rec *r, struct line *l)
 		put_u64(l, "ino", r->ino);
 	if (r->pid)
 		put_u64(l, "pid", (uint64_t)r->pid);
-	if (r->start_time)
+	/* Always there for a process: 0 is a start time too (early boot). */
+	if (r->kind == HP_JOURNAL_LIVE)
 		put_u64(l, "start", r->start_time);
 	for (i = 0; i < r->ndetails; i++)
 		put_field(l, r->details[i].key, r->details[i].value);
@@ -726,7 +729,7 @@ static bool parse_time(const char *s, int64_t *us)
  * the reason it is malformed, with the offending key in *what. */
 static const char *parse_line(char *line, struct hp_journal_rec *r, const char **what)
 {
-	bool seen_seq = false, seen_time = false;
+	bool seen_seq = false, seen_time = false, seen_start = false;
 	char *field, *next, *eq;
 	uint64_t v;
 	int e;
@@ -797,8 +800,9 @@ static const char *parse_line(char *line, struct hp_journal_rec *r, const char *
 				return "bad or repeated value";
 			r->pid = (pid_t)v;
 		} else if (!strcmp(field, "start")) {
-			if (r->start_time || !parse_u64(eq + 1, &r->start_time) || !r->start_time)
+			if (seen_start || !parse_u64(eq + 1, &r->start_time))
 				return "bad or repeated value";
+			seen_start = true;
 		} else {
 			if (hp_journal_rec__detail(r, field))
 				return "repeated";
@@ -814,6 +818,10 @@ static const char *parse_line(char *line, struct hp_journal_rec *r, const char *
 		return "no seq";
 	if (!seen_time)
 		return "no time";
+	if (r->kind == HP_JOURNAL_LIVE && !seen_start)
+		return "a live record needs a pid and its start time";
+	if (r->kind != HP_JOURNAL_LIVE && seen_start)
+		return "a disk record has no start time";
 	return check_record(r);
 }
 

@@ -280,6 +280,8 @@ static void malformed_lines_are_named(void)
 		  "line 2", "invalid key" },
 		{ L1 "hpj1\tseq=99999999999999999999999\n", "line 2", "seq" },
 		{ L1 "\n", "line 2", "not a journal record" },
+		{ L1 "hpj1\tseq=2\ttime=2026-11-25T04:51:03.223456Z\tpkg=KB916846\taction=apply\tkind=disk\tstep=intent\tpath=/b\tstart=5\n",
+		  "line 2", "no start time" },
 	};
 	struct hp_journal *j;
 	hp_print_fn_t old;
@@ -318,6 +320,18 @@ static void malformed_lines_are_named(void)
 	CU_ASSERT_EQUAL(hp_journal__count(j), 3);
 	CU_ASSERT_EQUAL(hp_journal__get(j, 2)->pid, 77);
 	hp_journal__free(j);
+
+	/* A process started at tick 0 (early boot) is still named. */
+	{
+		static const char early[] = L1 L2 "hpj1\tseq=3\ttime=2026-11-25T04:51:04.000000Z\tpkg=KB916846\taction=apply\tkind=live\tstep=intent\tpid=1\tstart=0\n";
+
+		j = NULL;
+		CU_ASSERT_EQUAL(hp_journal__parse(early, strlen(early), "J", &j), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+		CU_ASSERT_EQUAL(hp_journal__get(j, 2)->pid, 1);
+		CU_ASSERT_EQUAL(hp_journal__get(j, 2)->start_time, 0);
+		hp_journal__free(j);
+	}
 }
 
 static void corrupt_journal_on_disk_stops_writers_and_readers(void)
@@ -432,7 +446,7 @@ static void bad_records_are_never_written(void)
 	b.path = "/a";
 	b.action = HP_JOURNAL_ROLLBACK; /* another step */
 	CU_ASSERT_EQUAL(hp_journal__append(st, &b), -EINVAL);
-	c = live_intent("KB916846", HP_JOURNAL_APPLY, 10, 0); /* no start time */
+	c = live_intent("KB916846", HP_JOURNAL_APPLY, 0, 5); /* no pid */
 	CU_ASSERT_EQUAL(hp_journal__append(st, &c), -EINVAL);
 	c = live_intent("KB916846", HP_JOURNAL_APPLY, 10, 5);
 	c.ndetails = 1;
@@ -544,6 +558,10 @@ static void replay_says_what_is_applied_and_unfinished(void)
 	CU_ASSERT_EQUAL(hp_journal__append_step(st, &r, HP_JOURNAL_ABORTED, NULL, 0, NULL), 0);
 	r = live_intent("KB916846", HP_JOURNAL_ROLLBACK, 100, 5000);
 	CU_ASSERT_EQUAL(hp_journal__append(st, &r), 0);
+	/* A process started at tick 0. */
+	r = live_intent("KB916846", HP_JOURNAL_APPLY, 1, 0);
+	CU_ASSERT_EQUAL(hp_journal__append(st, &r), 0);
+	CU_ASSERT_EQUAL(hp_journal__append_step(st, &r, HP_JOURNAL_DONE, NULL, 0, NULL), 0);
 	/* Another package on /b. */
 	r = disk_intent("KB999999", HP_JOURNAL_APPLY, "/b");
 	CU_ASSERT_EQUAL(hp_journal__append(st, &r), 0);
@@ -553,7 +571,8 @@ static void replay_says_what_is_applied_and_unfinished(void)
 	hp_state__close(st);
 
 	CU_ASSERT_EQUAL(hp_journal__applied(j, &list, &n), 0);
-	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_PTR_NOT_NULL(find(list, n, HP_JOURNAL_LIVE, NULL, 1, 0));
 	CU_ASSERT_PTR_NOT_NULL(find(list, n, HP_JOURNAL_DISK, "/a", 0, 0));
 	if (find(list, n, HP_JOURNAL_DISK, "/a", 0, 0)) {
 		const struct hp_journal_rec *ra = find(list, n, HP_JOURNAL_DISK, "/a", 0, 0);
