@@ -252,15 +252,12 @@ static int receive(struct conn *c, size_t *len)
 
 void srv_serve(struct srv_server *srv, int fd, const char *peer)
 {
-	static struct conn zero;
-	struct conn *c = NULL;
+	struct conn *c = calloc(1, sizeof(*c));
 
-	c = malloc(sizeof(*c));
 	if (!c) {
 		srv_log("%s: out of memory; dropping connection", peer);
 		return;
 	}
-	*c = zero;
 	c->srv = srv;
 	c->fd = fd;
 	c->peer = peer;
