@@ -196,6 +196,43 @@ static void refuses_a_symlinked_lock_file(void)
 	free(lock);
 }
 
+static void refuses_a_symlinked_backups_directory(void)
+{
+	const char *tmp = ts_tmpdir();
+	const char *dir = join(tmp, "state"), *elsewhere = join(tmp, "elsewhere");
+	const char *file = join(tmp, "file");
+	struct hp_state *st;
+	hp_print_fn_t old;
+	char sha[65];
+	int fd;
+
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(elsewhere, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(elsewhere, join(dir, "backups")), 0);
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(file, "original", 8), 0);
+	st = hp_state__open(dir, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	fd = open(file, O_RDONLY);
+	old = hp_set_print(capture);
+	msgs[0] = '\0';
+	CU_ASSERT_EQUAL(hp_backup__store(st, fd, file, NULL, sha), -HP_E_STATE);
+	hp_set_print(old);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "backups"));
+	close(fd);
+	hp_state__close(st);
+	/* Nothing was written through the link. */
+	{
+		char *cmd = NULL;
+		char *out = NULL;
+
+		CU_ASSERT(asprintf(&cmd, "ls -A '%s' | wc -l", elsewhere) > 0);
+		CU_ASSERT_EQUAL(ts_sh(cmd, &out, NULL), 0);
+		CU_ASSERT_EQUAL(atoi(out ? out : "1"), 0);
+		free(cmd);
+		free(out);
+	}
+}
+
 static void read_only_open_of_a_missing_directory_is_empty(void)
 {
 	const char *dir = join(ts_tmpdir(), "never-created");
@@ -388,6 +425,7 @@ void test_register(void)
 		{ "refuses a group- or other-writable directory", refuses_group_or_other_writable },
 		{ "refuses a directory owned by someone else", refuses_someone_elses },
 		{ "refuses a symlinked lock file", refuses_a_symlinked_lock_file },
+		{ "refuses a symlinked backups directory", refuses_a_symlinked_backups_directory },
 		{ "read-only open of a missing directory reads empty",
 		  read_only_open_of_a_missing_directory_is_empty },
 		{ "backups: store, verify, list, restore, remove", backups_round_trip },
