@@ -106,6 +106,7 @@ enum hp_sym_bind {
 struct hp_symbol {
 	const char *name;      /* base name, without any @VERSION / @@VERSION */
 	const char *version;   /* version from the name or .gnu.version, NULL if none */
+	bool old_version;      /* "name@V": a non-default version, kept for old links */
 	uint64_t value;        /* link-time virtual address (ET_REL: section offset) */
 	uint64_t size;         /* size in bytes as the symbol table says (may be 0) */
 	enum hp_sym_kind kind; /* function, object or other */

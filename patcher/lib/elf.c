@@ -477,8 +477,8 @@ static uint32_t hash_name(const char *s, size_t n)
 /* Rank of a symbol when several share a name (higher wins). */
 static int rank(const struct hp_symbol *s)
 {
-	return (s->defined ? 8 : 0) + (s->kind != HP_SYM_OTHER ? 4 : 0) + (!s->dynamic ? 2 : 0) +
-	       (s->bind != HP_BIND_LOCAL ? 1 : 0);
+	return (s->defined ? 16 : 0) + (s->kind != HP_SYM_OTHER ? 8 : 0) +
+	       (!s->old_version ? 4 : 0) + (!s->dynamic ? 2 : 0) + (s->bind != HP_BIND_LOCAL ? 1 : 0);
 }
 
 /* The chain of symbols called name[0..n), as index+1, or 0. */
@@ -645,6 +645,7 @@ static int read_symtab(struct hp_elf *elf, size_t secidx, bool dynamic, const st
 			if (!s->name)
 				return -ENOMEM;
 			s->version = at + (at[1] == '@' ? 2 : 1);
+			s->old_version = at[1] != '@';
 		} else {
 			s->name = name;
 		}
@@ -652,8 +653,11 @@ static int read_symtab(struct hp_elf *elf, size_t secidx, bool dynamic, const st
 			GElf_Versym vs;
 
 			if (gelf_getversym(v->versym, (int)i, &vs) &&
-			    (vs & 0x7fff) < v->nnames)
+			    (vs & 0x7fff) < v->nnames) {
 				s->version = v->names[vs & 0x7fff];
+				/* The hidden bit marks a non-default version. */
+				s->old_version = s->version && (vs & 0x8000);
+			}
 		}
 		s->value = sym.st_value;
 		s->size = sym.st_size;
@@ -679,8 +683,10 @@ static int read_symtab(struct hp_elf *elf, size_t secidx, bool dynamic, const st
 				struct hp_symbol *t = &elf->syms[c - 1];
 
 				if (!t->dynamic && t->value == s->value && t->defined == s->defined) {
-					if (!t->version)
+					if (!t->version) {
 						t->version = s->version;
+						t->old_version = s->old_version;
+					}
 					break;
 				}
 			}
