@@ -129,6 +129,7 @@ static int handle_status(struct pt_group *g, size_t i, int st)
 		/* Our interrupt, a new thread's first stop, or a group-stop:
 		 * each consumes the pending trap. */
 		g->threads[i].interrupt_pending = false;
+		g->threads[i].trap_maybe = false;
 	} else if (ev == 0) {
 		/* A signal on its way to the thread: hold it, deliver it when
 		 * the thread resumes. */
@@ -187,26 +188,25 @@ static int wait_event(struct pt_group *g, size_t i)
 	}
 }
 
-/* Wait until thread i sits in the stop our interrupt asked for. A thread can
- * report something else first (a clone, a signal); it is let go, with its
- * signal, and stops for the interrupt right after. */
+/* Wait until thread i is in a ptrace-stop. Any stop will do: the kernel
+ * drops a pending interrupt when a thread stops for anything else (a clone,
+ * a signal), so waiting for the interrupt's own stop could wait forever. But
+ * when the thread had stopped before the interrupt came, the interrupt stays
+ * pending and would stop it again right after it resumes: trap_maybe tells
+ * ptrace_resume_one() to look for that stop. */
 static int settle(struct pt_group *g, size_t i)
 {
-	int err, sig;
+	int err;
 
 	for (;;) {
 		if (g->threads[i].gone)
 			return -ESRCH;
-		if (g->threads[i].stopped && !g->threads[i].interrupt_pending)
-			return 0;
 		if (g->threads[i].stopped) {
-			sig = g->threads[i].pending_sig;
-			g->threads[i].pending_sig = 0;
-			g->threads[i].stopped = false;
-			if (ptrace(PTRACE_CONT, g->threads[i].tid, 0, (long)sig) < 0 && errno == ESRCH) {
-				g->threads[i].gone = true;
-				return -ESRCH;
+			if (g->threads[i].interrupt_pending) {
+				g->threads[i].interrupt_pending = false;
+				g->threads[i].trap_maybe = true;
 			}
+			return 0;
 		}
 		err = wait_event(g, i);
 		if (err && err != -ESRCH)
@@ -259,6 +259,17 @@ int ptrace_stop_all(struct pt_group *g)
 	size_t i;
 	int err;
 
+	/* Collect stops that happened since we last looked (a clone, a
+	 * signal), so no interrupt is sent to a thread stopped already: it
+	 * would stay pending and stop the thread again after the window. */
+	for (i = 0; i < g->n; i++) {
+		struct pt_thread *t = &g->threads[i];
+		int st;
+
+		if (!t->gone && !t->stopped && !t->interrupt_pending &&
+		    waitpid(t->tid, &st, __WALL | WNOHANG) == t->tid)
+			handle_status(g, i, st);
+	}
 	g->first_stop_ns = ptrace_now_ns();
 	for (i = 0; i < g->n; i++) {
 		err = interrupt(g, i);
@@ -319,6 +330,25 @@ int ptrace_resume_one(struct pt_group *g, size_t i)
 			return 0;
 		}
 		return -errno;
+	}
+	if (t->trap_maybe) {
+		int tries, st;
+
+		/* Collect the left-over interrupt stop, if it comes, and let
+		 * the thread go on; rare, and brief when it happens. */
+		t->trap_maybe = false;
+		for (tries = 0; tries < 20; tries++) {
+			pid_t r = waitpid(t->tid, &st, __WALL | WNOHANG);
+
+			if (r == t->tid) {
+				if (handle_status(g, i, st) == 0 && g->threads[i].stopped)
+					return ptrace_resume_one(g, i);
+				return 0;
+			}
+			if (r < 0)
+				return 0;
+			usleep(5);
+		}
 	}
 	return 0;
 }
@@ -459,9 +489,14 @@ int ptrace_seize_all(struct pt_group *g, pid_t pid)
 					continue;
 				}
 				/* A thread that exited meanwhile is no loss;
-				 * the leader gone means the process is. */
-				if (e == ESRCH && tids[i] != pid)
-					continue;
+				 * the leader gone means the process is. An
+				 * exiting thread refuses with EPERM. */
+				if (tids[i] != pid) {
+					long state = status_field(pid, tids[i], "State:");
+
+					if (e == ESRCH || state < 0 || state == 'Z' || state == 'X')
+						continue;
+				}
 				err = seize_error(g, tids[i], e);
 				goto out;
 			}

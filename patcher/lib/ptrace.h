@@ -17,6 +17,9 @@ struct pt_thread {
 	bool stopped;                 /* in a ptrace-stop, registers valid */
 	bool gone;                    /* exited while we traced it */
 	bool interrupt_pending;       /* PTRACE_INTERRUPT sent, stop not yet seen */
+	bool trap_maybe;              /* stopped for something else while our
+					 interrupt was pending: the kernel may
+					 still hold the trap for after resume */
 	int pending_sig;              /* signal caught at a signal-delivery-stop,
 					 delivered again when the thread resumes */
 	struct user_regs_struct regs; /* registers at the current stop */
