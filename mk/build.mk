@@ -98,10 +98,12 @@ $(O)/tests/$(basename $(notdir $(1))): $(O)/obj/$(1:.c=.o) $(SUPPORT_OBJS) $$(TE
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(HP_LDFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS_$(basename $(notdir $(1)))) $(LIBHOTPATCH) $$(PKG_LIBS) $$(CUNIT_LIBS) -lpthread $$(LDLIBS)
 endef
-$(foreach s,$(TEST_SRCS),$(eval $(call test_rule,$(s))))
 
 # ---- the parts of the tree --------------------------------------------------
 include $(sort $(wildcard patcher/*.mk targets/*.mk payloads/*.mk manifests/*.mk tests/*.mk tests/*/*.mk docs/*.mk))
+
+# After the fragments, so that their TEST_OBJS_*/TEST_LIBS_* are known.
+$(foreach s,$(TEST_SRCS),$(eval $(call test_rule,$(s))))
 
 all: $(ALL_TARGETS)
 
