@@ -212,8 +212,12 @@ static int read_notes(struct hp_elf *elf, Elf_Data *data, const char *where)
 	size_t off = 0, next, name_off, desc_off;
 	GElf_Nhdr nh;
 
-	while (off < data->d_size &&
-	       (next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+	while (off < data->d_size) {
+		next = gelf_getnote(data, off, &nh, &name_off, &desc_off);
+		if (next == 0) {
+			pr_warn("elf: %s: %s: malformed note at offset %zu", elf->name, where, off);
+			return -HP_E_FORMAT;
+		}
 		const char *owner = (const char *)data->d_buf + name_off;
 		const char *desc = (const char *)data->d_buf + desc_off;
 
@@ -285,7 +289,8 @@ static int load_notes(struct hp_elf *elf)
 
 		if (!gelf_getphdr(elf->e, (int)i, &ph) || ph.p_type != PT_NOTE)
 			continue;
-		d = elf_getdata_rawchunk(elf->e, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+		d = elf_getdata_rawchunk(elf->e, (int64_t)ph.p_offset, ph.p_filesz,
+					 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 		if (!d)
 			continue;
 		snprintf(where, sizeof(where), "segment %zu", i);
@@ -805,6 +810,50 @@ static int check_header(struct hp_elf *elf)
 	return 0;
 }
 
+/* libelf quietly treats header tables that do not fit as absent; a file
+ * cut short or with a wild offset must instead be refused, so the tables
+ * are checked against the file here, from the raw header, before libelf
+ * reads them. Counts beyond the 16-bit fields live in section 0. */
+static int check_tables(struct hp_elf *elf)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf->image;
+	uint64_t shnum = eh->e_shnum, phnum = eh->e_phnum;
+	Elf64_Shdr sh0;
+
+	if (eh->e_shoff) {
+		if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
+		    !in_file(elf, eh->e_shoff, sizeof(Elf64_Shdr))) {
+			pr_warn("elf: %s: section header table at offset 0x%llx (entry size %u) "
+				"does not fit in the file (%zu bytes)", elf->name,
+				(unsigned long long)eh->e_shoff, eh->e_shentsize, elf->size);
+			return -HP_E_FORMAT;
+		}
+		memcpy(&sh0, elf->image + eh->e_shoff, sizeof(sh0));
+		if (shnum == 0)
+			shnum = sh0.sh_size;
+		if (phnum == PN_XNUM)
+			phnum = sh0.sh_info;
+		if (shnum > elf->size / sizeof(Elf64_Shdr) ||
+		    !in_file(elf, eh->e_shoff, shnum * sizeof(Elf64_Shdr))) {
+			pr_warn("elf: %s: section header table (%llu headers at offset 0x%llx) "
+				"extends beyond the end of the file (%zu bytes)", elf->name,
+				(unsigned long long)shnum, (unsigned long long)eh->e_shoff,
+				elf->size);
+			return -HP_E_FORMAT;
+		}
+	}
+	if (phnum && (eh->e_phentsize != sizeof(Elf64_Phdr) ||
+		      phnum > elf->size / sizeof(Elf64_Phdr) ||
+		      !in_file(elf, eh->e_phoff, phnum * sizeof(Elf64_Phdr)))) {
+		pr_warn("elf: %s: program headers (%llu at offset 0x%llx, entry size %u) extend "
+			"beyond the end of the file (%zu bytes)", elf->name,
+			(unsigned long long)phnum, (unsigned long long)eh->e_phoff, eh->e_phentsize,
+			elf->size);
+		return -HP_E_FORMAT;
+	}
+	return 0;
+}
+
 static int parse(struct hp_elf *elf)
 {
 	bool has_interp = false;
@@ -812,6 +861,8 @@ static int parse(struct hp_elf *elf)
 	int err;
 
 	err = check_header(elf);
+	if (!err)
+		err = check_tables(elf);
 	if (err)
 		return err;
 	elf->e = elf_memory((char *)elf->image, elf->size);
