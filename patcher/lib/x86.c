@@ -136,6 +136,18 @@ static void classify(struct x86_decoder *dec, const cs_insn *in, struct x86_inst
 	case X86_INS_ENDBR64:
 		out->kind = HP_INSN_ENDBR;
 		return;
+	case X86_INS_LOOP:
+	case X86_INS_LOOPE:
+	case X86_INS_LOOPNE:
+	case X86_INS_JRCXZ:
+	case X86_INS_JECXZ:
+	case X86_INS_JCXZ:
+		/* Capstone 4 leaves these out of the jump group, yet they are
+		 * conditional branches like any jcc. */
+		out->kind = HP_INSN_JCC;
+		out->has_target = imm_operand(x, &imm);
+		out->target = imm;
+		return;
 	default:
 		break;
 	}
