@@ -316,6 +316,11 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 			err = -HP_E_UNSUPPORTED;
 			goto out;
 		}
+		/* rename replaces this name only: other hard links keep the old
+		 * content, which the operator should know. */
+		if (af->orig.st_nlink > 1)
+			pr_warn("atomic: %s: has %lu hard links; only this name will get the new "
+				"content", display, (unsigned long)af->orig.st_nlink);
 		af->replacing = true;
 		af->origfd = origfd;
 		origfd = -1;

@@ -308,6 +308,22 @@ static void replace_refuses_what_it_must_not_touch(void)
 	CU_ASSERT_EQUAL(count_temps(dir, "link"), 0);
 }
 
+static void hard_links_are_said(void)
+{
+	const char *dir = ts_tmpdir();
+	const char *path = join(dir, "a"), *other = join(dir, "b");
+	hp_print_fn_t old;
+
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, "old", 3), 0);
+	CU_ASSERT_EQUAL_FATAL(link(path, other), 0);
+	old = start_capture();
+	CU_ASSERT_EQUAL(atomic_file_replace(path, -1, "new", 3), 0);
+	hp_set_print(old);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "2 hard links"));
+	CU_ASSERT(same_content(path, "new", 3));
+	CU_ASSERT(same_content(other, "old", 3));
+}
+
 static void replaced_under_us_is_not_clobbered(void)
 {
 	const char *dir = ts_tmpdir();
@@ -632,6 +648,7 @@ void test_register(void)
 		  replace_keeps_owner_mode_and_xattrs },
 		{ "replace refuses a symlink, a swapped file, a directory",
 		  replace_refuses_what_it_must_not_touch },
+		{ "a replaced file's other hard links are said", hard_links_are_said },
 		{ "a file replaced under us is not clobbered", replaced_under_us_is_not_clobbered },
 		{ "a live writer's temporary file is not cleaned",
 		  a_live_writers_temp_is_not_cleaned },
