@@ -980,6 +980,12 @@ int hp_journal__applied(const struct hp_journal *j, const struct hp_journal_rec 
 int hp_journal__unfinished(const struct hp_journal *j, const struct hp_journal_rec ***recs,
 			   size_t *n);
 
+/* The start time of process pid, as a journal record names it (clock ticks
+ * after boot, field 22 of /proc/PID/stat): with the pid, it tells a process
+ * from a later one that got the same pid. -ESRCH if there is no such
+ * process (say, it exited since a record was written). */
+int hp_journal__proc_start(pid_t pid, uint64_t *start);
+
 /* Names as written in the journal ("apply", "disk", "intent"...). */
 const char *hp_journal_action__str(enum hp_journal_action a);
 const char *hp_journal_kind__str(enum hp_journal_kind k);

@@ -970,6 +970,39 @@ size_t hp_journal__torn_line(const struct hp_journal *j)
 	return j->torn_line;
 }
 
+/* ---- naming a process --------------------------------------------------- */
+
+int hp_journal__proc_start(pid_t pid, uint64_t *start)
+{
+	char path[32], buf[1024], *p, *tok, *save = NULL;
+	int fd, field, err;
+	ssize_t n;
+
+	if (pid <= 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err)
+		return err == -ESRCH ? -ESRCH : err;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: the
+	 * fields after it start behind the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -HP_E_FORMAT;
+	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
+	     field++, tok = strtok_r(NULL, " \n", &save)) {
+		if (field == 22)
+			return parse_u64(tok, start) ? 0 : -HP_E_FORMAT;
+	}
+	return -HP_E_FORMAT;
+}
+
 /* ---- replay ------------------------------------------------------------- */
 
 int hp_journal__applied(const struct hp_journal *j, const struct hp_journal_rec ***recs, size_t *n)

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -609,6 +612,46 @@ static void replay_says_what_is_applied_and_unfinished(void)
 	hp_journal__free(j);
 }
 
+static void a_process_is_named_by_pid_and_start(void)
+{
+	uint64_t self = 0, child_start = 0, again = 0;
+	int ready[2], status;
+	char *cmd = NULL, *out = NULL, c;
+	pid_t child;
+
+	/* Our own, against what the kernel shows (our name has no spaces). */
+	CU_ASSERT_EQUAL_FATAL(hp_journal__proc_start(getpid(), &self), 0);
+	CU_ASSERT(asprintf(&cmd, "awk '{print $22}' /proc/%d/stat", (int)getpid()) > 0);
+	CU_ASSERT_EQUAL(ts_sh(cmd, &out, NULL), 0);
+	CU_ASSERT_EQUAL(strtoull(out ? out : "0", NULL, 10), self);
+	free(cmd);
+	free(out);
+
+	/* A process whose name holds spaces and parentheses, started after us. */
+	CU_ASSERT_EQUAL_FATAL(pipe(ready), 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0) {
+		prctl(PR_SET_NAME, "a) b (c 9 9", 0, 0, 0);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+	CU_ASSERT_EQUAL(hp_journal__proc_start(child, &child_start), 0);
+	CU_ASSERT(child_start >= self);
+	CU_ASSERT_EQUAL(hp_journal__proc_start(child, &again), 0);
+	CU_ASSERT_EQUAL(again, child_start);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	/* Gone: said as such. */
+	CU_ASSERT_EQUAL(hp_journal__proc_start(child, &again), -ESRCH);
+	CU_ASSERT_EQUAL(hp_journal__proc_start(0, &again), -EINVAL);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 static void names_are_stable(void)
 {
 	CU_ASSERT_STRING_EQUAL(hp_journal_action__str(HP_JOURNAL_APPLY), "apply");
@@ -637,6 +680,7 @@ void test_register(void)
 		{ "refuses a symlinked journal", refuses_a_symlinked_journal },
 		{ "replay: applied per target, unfinished intents",
 		  replay_says_what_is_applied_and_unfinished },
+		{ "a process is named by pid and start time", a_process_is_named_by_pid_and_start },
 		{ "names of actions, kinds, steps", names_are_stable },
 		{ NULL, NULL },
 	};
