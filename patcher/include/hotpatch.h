@@ -794,7 +794,10 @@ struct hp_live_patch {
 	const struct hp_live_func *funcs; /* the functions to redirect */
 	size_t nfuncs;                    /* number of funcs (1..64) */
 	size_t image_size;                /* bytes of linked code the callback produces */
-	hp_live_image_fn image;           /* the callback */
+	size_t image_text_size;           /* of those, the first bytes to map r-x (a page
+					     multiple); the rest (the payload's data) is
+					     mapped rw-. 0: all r-x */
+	hp_live_image_fn image;           /* the callback; base is page-aligned */
 	void *ctx;                        /* passed to image */
 };
 

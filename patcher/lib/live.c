@@ -166,7 +166,8 @@ static int read_record(struct remote *r, uint64_t base, uint64_t map_size, struc
 	if (memcmp(f->hdr.magic, LIVE_MAGIC, 8) || f->hdr.version != LIVE_VERSION ||
 	    f->hdr.hdr_size != sizeof(struct live_rec_hdr) ||
 	    f->hdr.func_size != sizeof(struct live_rec_func) || !f->hdr.nfuncs ||
-	    f->hdr.nfuncs > LIVE_MAX_FUNCS || f->hdr.region_size != map_size)
+	    f->hdr.nfuncs > LIVE_MAX_FUNCS || f->hdr.region_size < map_size ||
+	    f->hdr.image_off + f->hdr.image_size > f->hdr.region_size)
 		return -1;
 	if (remote_read(r, base + sizeof(f->hdr), f->funcs,
 			(size_t)f->hdr.nfuncs * sizeof(f->funcs[0])))
@@ -356,7 +357,8 @@ static int check_patch(pid_t pid, const struct hp_live_patch *p)
 
 	if (!p || !p->id || !p->id[0] || strlen(p->id) > 31 || !p->funcs || !p->nfuncs ||
 	    p->nfuncs > LIVE_MAX_FUNCS || !p->image || !p->image_size ||
-	    p->image_size > (64u << 20)) {
+	    p->image_size > (64u << 20) || p->image_text_size > p->image_size ||
+	    p->image_text_size % PAGE) {
 		pr_warn("live: pid %d: invalid patch description", (int)pid);
 		return -EINVAL;
 	}
@@ -427,7 +429,7 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	struct guard *gd = NULL;
 	uint64_t *new_addr = NULL;
 	uint8_t *buf = NULL;
-	uint64_t lo = UINT64_MAX, hi = 0, base = 0, image_off, region_size;
+	uint64_t lo = UINT64_MAX, hi = 0, base = 0, image_off, region_size, text_end;
 	unsigned int attempt = 0, backoff;
 	bool mapped = false;
 	size_t i, nwritten = 0;
@@ -468,8 +470,12 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	if (err)
 		goto out;
 
-	/* Lay out the region: record, then the linked code. */
-	image_off = (sizeof(*hdr) + patch->nfuncs * sizeof(*rf) + 63) & ~63ULL;
+	/* Lay out the region: the record, then, from a page boundary (the
+	 * linker's alignment, and where protections may change), the linked
+	 * code and its data. */
+	image_off = (sizeof(*hdr) + patch->nfuncs * sizeof(*rf) + PAGE - 1) & ~(PAGE - 1);
+	text_end = patch->image_text_size && patch->image_text_size < patch->image_size
+			   ? image_off + patch->image_text_size : 0;
 	region_size = (image_off + patch->image_size + PAGE - 1) & ~(PAGE - 1);
 	for (i = 0; i < patch->nfuncs; i++) {
 		if (patch->funcs[i].entry < lo)
@@ -515,7 +521,8 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 		int32_t rel32 = (int32_t)rel;
 
 		if (new_addr[i] < base + image_off ||
-		    new_addr[i] >= base + image_off + patch->image_size || rel != (int64_t)rel32) {
+		    new_addr[i] >= base + (text_end ? text_end : image_off + patch->image_size) ||
+		    rel != (int64_t)rel32) {
 			pr_warn("live: pid %d: %s: replacement at %#llx is outside the payload or out of jump reach",
 				(int)pid, f->name, (unsigned long long)new_addr[i]);
 			err = -HP_E_RELOC;
@@ -577,6 +584,18 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 			pr_warn("live: pid %d: cannot write the region at %#llx: %s", (int)pid,
 				(unsigned long long)base, hp_strerror(err));
 		goto out;
+	}
+	if (text_end) {
+		/* The payload's data: writable, never executable. */
+		err = remote_call(&c, SYS_mprotect, base + text_end, region_size - text_end,
+				  PROT_READ | PROT_WRITE, 0, &ret);
+		if (!err && ret < 0) {
+			pr_warn("live: pid %d: cannot make the payload data at %#llx writable: %s",
+				(int)pid, (unsigned long long)(base + text_end), strerror((int)-ret));
+			err = (int)ret;
+		}
+		if (err)
+			goto out;
 	}
 	fault_point("live-apply-written");
 

@@ -99,6 +99,33 @@ static void apply_then_rollback(void)
 	lf_stop(&t);
 }
 
+/* A payload with data: its code page r-x, its data page rw-, never both. */
+static void payload_with_data(void)
+{
+	struct hp_live_result res;
+	struct lf_target t;
+	char perms[5];
+
+	CU_ASSERT_FATAL(start(&t, NULL));
+	t.patch.image_size = 8192;
+	t.patch.image_text_size = 4096;
+	CU_ASSERT_EQUAL_FATAL(hp_live__apply(t.c.pid, &t.patch, NULL, &res), 0);
+	CU_ASSERT(lf_says(&t, "v", "version 2000"));
+	CU_ASSERT_EQUAL(res.region_size, 3 * 4096);
+	CU_ASSERT(lf_perms(t.c.pid, res.region, perms) && !strcmp(perms, "r-xp"));
+	CU_ASSERT(lf_perms(t.c.pid, res.region + 8192, perms) && !strcmp(perms, "rw-p"));
+	CU_ASSERT_FALSE(lf_has_wx(t.c.pid));
+	CU_ASSERT_EQUAL(hp_live__rollback(t.c.pid, "KBTEST1", NULL, &res), 0);
+	CU_ASSERT_EQUAL(res.region_released, 1);
+	CU_ASSERT_FALSE(lf_mapped(t.c.pid, res.region));
+	CU_ASSERT_FALSE(lf_mapped(t.c.pid, res.region + 8192));
+	CU_ASSERT(lf_says(&t, "v", "version 1000"));
+	/* Bad split: not a page multiple. */
+	t.patch.image_text_size = 100;
+	CU_ASSERT_EQUAL(hp_live__apply(t.c.pid, &t.patch, NULL, NULL), -EINVAL);
+	lf_stop(&t);
+}
+
 static void repeated_cycles(void)
 {
 	static const char *const args[] = { "-t", "16", NULL };
@@ -321,6 +348,7 @@ void test_register(void)
 	static const struct ts_test tests[] = {
 		{ "apply, see the new code, roll back, see the old", apply_then_rollback },
 		{ "20 apply/rollback cycles", repeated_cycles },
+		{ "payload with data: r-x code, rw- data", payload_with_data },
 		{ "a thread parked inside: busy, then success", busy_when_parked },
 		{ "fingerprint mismatch changes nothing", fingerprint_mismatch },
 		{ "not a target: no process, self, a thread, no function", not_a_target },

@@ -58,6 +58,28 @@ static bool scan_maps(pid_t pid, uint64_t want_start, bool want_wx)
 	return hit;
 }
 
+bool lf_perms(pid_t pid, uint64_t addr, char perms[5])
+{
+	char path[64], line[512], p[8];
+	unsigned long long s, e;
+	bool hit = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!hit && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx %7s", &s, &e, p) == 3 && s == addr) {
+			memcpy(perms, p, 4);
+			perms[4] = '\0';
+			hit = true;
+		}
+	}
+	fclose(f);
+	return hit;
+}
+
 bool lf_has_wx(pid_t pid)
 {
 	return scan_maps(pid, 0, true);

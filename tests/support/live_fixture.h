@@ -35,6 +35,10 @@ int lf_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 /* Does any mapping of pid hold both write and execute permission? */
 bool lf_has_wx(pid_t pid);
 
+/* The permissions ("r-xp"...) of the mapping starting at addr, in perms[5];
+ * false when none starts there. */
+bool lf_perms(pid_t pid, uint64_t addr, char perms[5]);
+
 /* Is there a mapping starting at addr? */
 bool lf_mapped(pid_t pid, uint64_t addr);
 
