@@ -3,7 +3,9 @@
  * inside the library), for targets of 1, 8, 64 and 512 threads; and the whole
  * apply and rollback call, as the operator sees it. Each figure is the median
  * of ROUNDS apply/rollback cycles on the live fixture target, whose workers
- * call the patched function every PAUSE microseconds.
+ * call the patched function every PAUSE microseconds. Then the cost of a
+ * call to the patched function (through its jump) against the same routine
+ * built into the program.
  *
  * Usage: live_stop FIXTURE_DIR [ROUNDS [PAUSE_US]] */
 #include <stdint.h>
@@ -97,6 +99,28 @@ int main(int argc, char **argv)
 			printf("%8d %11.1f us %11.1f us %11.1f us %11.1f us\n", sizes[s],
 			       median(ap, (size_t)rounds) / 1e3, median(rb, (size_t)rounds) / 1e3,
 			       median(apc, (size_t)rounds) / 1e3, median(rbc, (size_t)rounds) / 1e3);
+		lf_stop(&t);
+	}
+	{
+		static const char *const args[] = { "-t", "0", NULL };
+		double pa = 0, pr = 0, ua = 0, ur = 0;
+		struct lf_target t;
+		char line[128];
+
+		if (lf_start(&t, argv[1], args) == 0 &&
+		    !ts_child_ask(&t.c, "t 20000000", line, sizeof(line), 60000) &&
+		    sscanf(line, "time %lf %lf", &ua, &ur) == 2 &&
+		    hp_live__apply(t.c.pid, &t.patch, NULL, NULL) == 0 &&
+		    !ts_child_ask(&t.c, "t 20000000", line, sizeof(line), 60000) &&
+		    sscanf(line, "time %lf %lf", &pa, &pr) == 2) {
+			printf("call cost, best of 5 x 20M direct calls:\n"
+			       "  unpatched original %.3f ns; patched (through the jump) %.3f ns;"
+			       " same routine built in %.3f ns: patched/built-in = %.3f\n",
+			       ua, pa, pr, pa / pr);
+		} else {
+			fprintf(stderr, "live_stop: call cost measurement failed\n");
+			failures++;
+		}
 		lf_stop(&t);
 	}
 	free(ap);
