@@ -838,6 +838,14 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts,
 		      struct hp_live_result *res);
 
+/* Apply package pkg to the process t, which hp_verify__run() judged
+ * HP_VERDICT_WOULD_PATCH: the component's payload is linked against what
+ * the process maps (its symbols, and library functions through its GOT) for
+ * the address chosen, then applied with hp_live__apply(). Errors as
+ * hp_live__apply(), plus HP_E_RELOC from the linker. */
+int hp_live__apply_target(const struct hp_package *pkg, const struct hp_verify_target *t,
+			  const struct hp_live_opts *opts, struct hp_live_result *res);
+
 /* What one process carries, read from its record without stopping it. */
 struct hp_live_status {
 	char id[32];          /* package id, NUL-terminated */

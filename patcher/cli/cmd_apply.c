@@ -1,0 +1,261 @@
+/* hotpatch apply MANIFEST --live [--pid PID]...: the package checked (the
+ * dry run of `verify`), then applied in each running process that maps an
+ * eligible component, one process at a time, each completely or not at all.
+ * The report names every process: patched, already applied, skipped (why)
+ * or failed (why). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotpatch.h"
+#include "cli.h"
+#include "commands.h"
+#include "output.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hotpatch apply MANIFEST --live [--pid PID]... [OPTIONS]\n\n"
+		"Apply the package to running processes, without a restart: every process\n"
+		"that maps an eligible version of one of its components (or only the\n"
+		"processes given with --pid). Each process is patched completely or not at\n"
+		"all; one that stays busy is left unchanged.\n\n"
+		"Options:\n"
+		"  --live                 patch running processes (required)\n"
+		"  --pid PID              only this process (repeatable)\n"
+		"  --consistency=full|entry  full (default): no thread inside a replaced\n"
+		"                         function nor returning into one; entry: no thread\n"
+		"                         inside the bytes the jump overwrites\n"
+		"  --retries N            stop windows tried while busy (default 20)\n"
+		"  --trusted-key FILE     also trust this public key (repeatable)\n"
+		"  --insecure-skip-signature  do not check the signature (development only)\n"
+		"  --json                 one JSON document on stdout\n"
+		"  -h, --help             this help\n\n"
+		"Exit codes: 0 done (or already applied), 1 error, 2 usage, 3 not eligible,\n"
+		"4 busy, 5 integrity or signature failure.\n");
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > 0x7fffffff)
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static void report(struct out_node *arr, const struct hp_verify_target *t, const char *result,
+		   const char *reason, const struct hp_live_result *res)
+{
+	struct out_node *o;
+
+	if (cli_json) {
+		o = out_object(arr, NULL);
+		out_int(o, "pid", t->pid);
+		out_str(o, "comm", t->comm ? t->comm : "");
+		out_str(o, "path", t->path ? t->path : "");
+		out_str(o, "component", t->component ? t->component->name : "");
+		out_str(o, "version", t->version ? t->version : "");
+		out_str(o, "result", result);
+		if (reason)
+			out_str(o, "reason", reason);
+		if (res && res->region) {
+			out_hex(o, "region", res->region);
+			out_uint(o, "threads", res->threads);
+			out_uint(o, "stop_ns", res->stop_ns);
+			out_uint(o, "attempts", res->attempts);
+		}
+		return;
+	}
+	printf("pid %d (%s) %s: %s", (int)t->pid, t->comm ? t->comm : "?",
+	       t->path ? t->path : "?", result);
+	if (reason)
+		printf(": %s", reason);
+	if (res && !strcmp(result, "patched"))
+		printf(" (%u threads stopped %.1f us)", res->threads, res->stop_ns / 1000.0);
+	putchar('\n');
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES };
+	static const struct option opts[] = {
+		{ "live", no_argument, NULL, OPT_LIVE },
+		{ "disk", no_argument, NULL, OPT_DISK },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "consistency", required_argument, NULL, OPT_CONS },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "trusted-key", required_argument, NULL, 'k' },
+		{ "insecure-skip-signature", no_argument, NULL, OPT_SKIP },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hp_package_opts popts = { 0 };
+	struct hp_verify_opts vopts = { 0 };
+	struct hp_live_opts lopts = { 0 };
+	struct hp_verify_report *rep = NULL;
+	struct hp_package *pkg = NULL;
+	struct out_node *root = NULL, *arr = NULL;
+	const char **keys = NULL;
+	pid_t *pids = NULL;
+	size_t nkeys = 0, npids = 0, i, patched = 0, already = 0, procs = 0;
+	bool live = false;
+	const char *manifest;
+	int c, err, rc = EXIT_OK;
+
+	keys = calloc((size_t)argc, sizeof(*keys));
+	pids = calloc((size_t)argc, sizeof(*pids));
+	if (!keys || !pids) {
+		cli_error("apply: out of memory");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	while ((c = getopt_long(argc, argv, "p:k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LIVE:
+			live = true;
+			break;
+		case OPT_DISK:
+			rc = cli_usage_error("apply", "--disk: this command patches running processes; give --live");
+			goto out;
+		case 'p':
+			if (parse_pid(optarg, &pids[npids])) {
+				rc = cli_usage_error("apply", "--pid wants a process id, not '%s'", optarg);
+				goto out;
+			}
+			npids++;
+			break;
+		case OPT_CONS:
+			if (!strcmp(optarg, "full")) {
+				lopts.consistency = HP_LIVE_FULL;
+			} else if (!strcmp(optarg, "entry")) {
+				lopts.consistency = HP_LIVE_ENTRY;
+			} else {
+				rc = cli_usage_error("apply", "--consistency is full or entry, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case OPT_RETRIES: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 10000) {
+				rc = cli_usage_error("apply", "--retries wants 1..10000, not '%s'", optarg);
+				goto out;
+			}
+			lopts.retries = (unsigned int)v;
+			break;
+		}
+		case 'k':
+			keys[nkeys++] = optarg;
+			break;
+		case OPT_SKIP:
+			popts.skip_signature = 1;
+			break;
+		case 'j':
+			cli_json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			goto out;
+		default:
+			rc = cli_usage_error("apply", "bad option");
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		rc = cli_usage_error("apply", "one manifest is required");
+		goto out;
+	}
+	if (!live) {
+		rc = cli_usage_error("apply", "give --live to patch running processes");
+		goto out;
+	}
+	manifest = argv[optind];
+	popts.trusted_keys = keys;
+	popts.nr_trusted_keys = nkeys;
+	pkg = hp_package__open(manifest, &popts);
+	if (!pkg) {
+		err = -errno;
+		cli_error("apply: %s: package refused: %s; nothing changed", manifest, hp_strerror(err));
+		rc = cli_exit_for(err) == EXIT_ERROR && (-err == HP_E_FORMAT || -err == HP_E_TOO_BIG)
+			     ? EXIT_INTEGRITY : cli_exit_for(err);
+		goto out;
+	}
+	/* The dry run finds the processes and checks them; only what it
+	 * judges patchable is touched. */
+	vopts.no_root = 1;
+	vopts.pids = npids ? pids : NULL;
+	vopts.nr_pids = npids;
+	err = hp_verify__run(pkg, &vopts, &rep);
+	if (err) {
+		cli_error("apply: %s: cannot examine the processes: %s; nothing changed", manifest,
+			  hp_strerror(err));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (cli_json) {
+		root = out_root();
+		out_str(root, "command", "apply");
+		out_str(root, "package", pkg->manifest->id);
+		arr = out_array(root, "processes");
+	}
+	for (i = 0; i < rep->nr_targets; i++) {
+		const struct hp_verify_target *t = &rep->targets[i];
+		struct hp_live_result res = { 0 };
+		int trc = EXIT_OK;
+
+		if (!t->pid)
+			continue;
+		procs++;
+		switch (t->verdict) {
+		case HP_VERDICT_WOULD_PATCH:
+			err = hp_live__apply_target(pkg, t, &lopts, &res);
+			if (!err) {
+				patched++;
+				report(arr, t, "patched", NULL, &res);
+			} else if (err == -HP_E_ALREADY) {
+				already++;
+				report(arr, t, "already applied", NULL, NULL);
+			} else {
+				report(arr, t, "failed", hp_strerror(err), &res);
+				trc = cli_exit_for(err);
+			}
+			break;
+		case HP_VERDICT_ALREADY:
+			already++;
+			report(arr, t, "already applied", NULL, NULL);
+			break;
+		case HP_VERDICT_NOT_ELIGIBLE:
+			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
+			if (npids)
+				trc = EXIT_NOT_ELIGIBLE;
+			break;
+		default:
+			report(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);
+			trc = t->err ? cli_exit_for(t->err) : EXIT_ERROR;
+			break;
+		}
+		/* The first failure decides the exit code. */
+		if (trc != EXIT_OK && rc == EXIT_OK)
+			rc = trc;
+	}
+	if (!cli_json)
+		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
+		       pkg->manifest->id, patched, already, procs);
+	else if (out_emit(patched > 0))
+		rc = EXIT_ERROR;
+out:
+	hp_verify__free(rep);
+	hp_package__close(pkg);
+	free(keys);
+	free(pids);
+	return rc;
+}
