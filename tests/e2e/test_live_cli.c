@@ -1,0 +1,155 @@
+/* hotpatch apply --live and rollback --live on real srv processes serving on
+ * loopback, with the signed KB916846 package: the fixed client (which
+ * requires signing and announces it) gets no communication from an
+ * unpatched server with signing disabled, a signed session once the running
+ * server is patched, and no communication again after the rollback; the
+ * server's pid never changes. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "support.h"
+
+#define SRV_ELIGIBLE "5.2.3790.2691"
+#define SRV_OLD "5.2.3790.1830"
+#define MRX_FIXED "5.2.3790.2734"
+
+static char *run(const char *fmt, int *rc, ...) __attribute__((format(printf, 1, 3)));
+
+static char *run(const char *fmt, int *rc, ...)
+{
+	char *cmd = NULL, *out = NULL, *err = NULL, *both = NULL;
+	va_list ap;
+
+	va_start(ap, rc);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	*rc = cmd ? ts_sh(cmd, &out, &err) : -1;
+	if (asprintf(&both, "%s%s", out ? out : "", err ? err : "") < 0)
+		both = NULL;
+	fprintf(stderr, "$ %s\n%s[exit %d]\n", cmd ? cmd : "?", both ? both : "", *rc);
+	free(cmd);
+	free(out);
+	free(err);
+	return both;
+}
+
+static pid_t start_srv(const char *dir, const char *version, int *port)
+{
+	char listen[64], conf[4096], share[4096], *bin = NULL;
+	pid_t pid;
+
+	snprintf(conf, sizeof(conf), "%s/lanmanserver.conf", dir);
+	snprintf(share, sizeof(share), "%s/share", dir);
+	*port = ts_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", *port);
+	bin = strdup(ts_build_path("targets/srv/%s/srv", version));
+	{
+		char *argv[] = { bin, "--listen", listen, "--config", conf, "--share", share,
+				 "--threads", "4", NULL };
+
+		pid = ts_spawn(argv, NULL);
+	}
+	free(bin);
+	return ts_wait_port(*port, 5000) ? pid : -1;
+}
+
+/* smbcli connect's exit: 0 signed, 10 not signed, 11 no communication. */
+static int connect_fixed(const char *dir, int port)
+{
+	char *out;
+	int rc;
+
+	out = run("'%s' connect --server 127.0.0.1:%d --config '%s/client.conf'", &rc,
+		  ts_build_path("targets/mrxsmb/" MRX_FIXED "/smbcli"), port, dir);
+	free(out);
+	return rc;
+}
+
+static void apply_and_rollback_running_srv(void)
+{
+	static const char sconf[] = "EnableSecuritySignature=0\nRequireSecuritySignature=0\n";
+	static const char cconf[] = "EnableSecuritySignature=1\nRequireSecuritySignature=1\n";
+	const char *dir = ts_tmpdir(), *hp = ts_build_path("bin/hotpatch");
+	const char *manifest = ts_build_path("packages/KB916846/manifest.json");
+	const char *key = ts_build_path("keys/vendor.pub");
+	char path[4096], *out;
+	pid_t srv, old;
+	int port, port_old, rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	snprintf(path, sizeof(path), "%s/share", dir);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/lanmanserver.conf", dir);
+	CU_ASSERT_FATAL(ts_write_file(path, sconf, strlen(sconf)) == 0);
+	snprintf(path, sizeof(path), "%s/client.conf", dir);
+	CU_ASSERT_FATAL(ts_write_file(path, cconf, strlen(cconf)) == 0);
+	srv = start_srv(dir, SRV_ELIGIBLE, &port);
+	old = start_srv(dir, SRV_OLD, &port_old);
+	CU_ASSERT_FATAL(srv > 0 && old > 0);
+
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
+
+	out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key, (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "patched (") && strstr(out, "1 processes patched"));
+	free(out);
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 0);
+	CU_ASSERT(ts_proc_state(srv) == 'S' || ts_proc_state(srv) == 'R');
+
+	/* Again: already applied, nothing changed. */
+	out = run("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+		  (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "\"already applied\"") && strstr(out, "\"changed\": false"));
+	free(out);
+
+	/* A version the package was not built for: skipped, exit 3. */
+	out = run("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+		  (int)old);
+	CU_ASSERT_EQUAL(rc, 3);
+	CU_ASSERT(out && strstr(out, "\"skipped\"") && strstr(out, "not eligible"));
+	free(out);
+	CU_ASSERT_EQUAL(connect_fixed(dir, port_old), 11);
+
+	out = run("'%s' --json rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "\"rolled back\"") && strstr(out, "\"region_released\": true"));
+	free(out);
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
+
+	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "not applied"));
+	free(out);
+
+	/* Usage and a process that is not there. */
+	out = run("'%s' apply '%s' --trusted-key '%s' --pid %d", &rc, hp, manifest, key, (int)srv);
+	CU_ASSERT_EQUAL(rc, 2);
+	free(out);
+	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, 0x7ffffff0);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT(out && strstr(out, "no such process"));
+	free(out);
+
+	/* Same server process all along, still serving. */
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
+	CU_ASSERT(ts_stop(srv, 2000) >= 0);
+	CU_ASSERT(ts_stop(old, 2000) >= 0);
+}
+
+void test_register(void)
+{
+	static const struct ts_test tests[] = {
+		{ "apply --live and rollback --live on a serving srv", apply_and_rollback_running_srv },
+		{ NULL, NULL },
+	};
+
+	ts_add_suite("live cli", tests);
+}
