@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -144,10 +145,68 @@ static void apply_and_rollback_running_srv(void)
 	CU_ASSERT(ts_stop(old, 2000) >= 0);
 }
 
+/* Under load: smbcli load (8 clients, reconnecting) runs against srv while
+ * the patch is applied and rolled back 20 times; no request may fail. */
+static void cycles_under_load(void)
+{
+	static const char sconf[] = "EnableSecuritySignature=0\nRequireSecuritySignature=0\n";
+	static const char cconf[] = "EnableSecuritySignature=1\nRequireSecuritySignature=0\n";
+	const char *dir = ts_tmpdir(), *hp = ts_build_path("bin/hotpatch");
+	const char *manifest = ts_build_path("packages/KB916846/manifest.json");
+	const char *key = ts_build_path("keys/vendor.pub");
+	char path[4096], server[64], *out, *bin;
+	pid_t srv, load;
+	int port, rc, i, st = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	snprintf(path, sizeof(path), "%s/share", dir);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/lanmanserver.conf", dir);
+	CU_ASSERT_FATAL(ts_write_file(path, sconf, strlen(sconf)) == 0);
+	snprintf(path, sizeof(path), "%s/client.conf", dir);
+	CU_ASSERT_FATAL(ts_write_file(path, cconf, strlen(cconf)) == 0);
+	srv = start_srv(dir, SRV_ELIGIBLE, &port);
+	CU_ASSERT_FATAL(srv > 0);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
+	bin = strdup(ts_build_path("targets/mrxsmb/" MRX_FIXED "/smbcli"));
+	{
+		char *argv[] = { bin, "load", "--server", server, "--config", path, "--clients", "8",
+				 "--duration", "4", "--reconnect", NULL };
+
+		load = ts_spawn(argv, NULL);
+	}
+	free(bin);
+	usleep(300000);
+	for (i = 0; i < 20; i++) {
+		out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest,
+			  key, (int)srv);
+		CU_ASSERT_EQUAL(rc, 0);
+		free(out);
+		out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+		CU_ASSERT_EQUAL(rc, 0);
+		free(out);
+	}
+	/* smbcli load exits 0 only when no request failed. */
+	for (i = 0; i < 100 && st < 0; i++) {
+		int status;
+
+		if (waitpid(load, &status, WNOHANG) == load)
+			st = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		else
+			usleep(100000);
+	}
+	CU_ASSERT_EQUAL(st, 0);
+	if (st < 0)
+		ts_stop(load, 1000);
+	CU_ASSERT(ts_proc_state(srv) == 'S' || ts_proc_state(srv) == 'R');
+	CU_ASSERT(ts_stop(srv, 2000) >= 0);
+}
+
 void test_register(void)
 {
 	static const struct ts_test tests[] = {
 		{ "apply --live and rollback --live on a serving srv", apply_and_rollback_running_srv },
+		{ "20 apply/rollback cycles under smbcli load, no failed request", cycles_under_load },
 		{ NULL, NULL },
 	};
 
