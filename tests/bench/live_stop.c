@@ -5,13 +5,16 @@
  * of ROUNDS apply/rollback cycles on the live fixture target, whose workers
  * call the patched function every PAUSE microseconds. Then the cost of a
  * call to the patched function (through its jump) against the same routine
- * built into the program.
+ * built into the program. Last, processes patched per second: 100 and 1000
+ * running targets (a main thread and one worker each) patched one after the
+ * other, as `hotpatch apply --live` does.
  *
  * Usage: live_stop FIXTURE_DIR [ROUNDS [PAUSE_US]] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +32,46 @@ static uint64_t median(uint64_t *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t now_ns(void);
+
+/* Patch n fresh targets one after the other; print processes per second. */
+static int throughput(const char *dir, size_t n)
+{
+	static const char *const args[] = { "-t", "1", "-p", "10000", NULL };
+	struct lf_target *t = calloc(n, sizeof(*t));
+	size_t i, started = 0, ok = 0;
+	uint64_t t0, apply_ns, rb_ns;
+	int rc = 0;
+
+	if (!t)
+		return 1;
+	for (; started < n; started++)
+		if (lf_start(&t[started], dir, args))
+			break;
+	if (started < n) {
+		fprintf(stderr, "live_stop: only %zu of %zu targets started\n", started, n);
+		rc = 1;
+		goto out;
+	}
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		ok += hp_live__apply(t[i].c.pid, &t[i].patch, NULL, NULL) == 0;
+	apply_ns = now_ns() - t0;
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		hp_live__rollback(t[i].c.pid, t[i].patch.id, NULL, NULL);
+	rb_ns = now_ns() - t0;
+	printf("%zu targets: %zu patched in %.1f ms (%.0f processes/s); rolled back in %.1f ms (%.0f/s)\n",
+	       n, ok, apply_ns / 1e6, n / (apply_ns / 1e9), rb_ns / 1e6, n / (rb_ns / 1e9));
+	if (ok != n)
+		rc = 1;
+out:
+	for (i = 0; i < started; i++)
+		lf_stop(&t[i]);
+	free(t);
+	return rc;
 }
 
 static uint64_t now_ns(void)
@@ -122,6 +165,15 @@ int main(int argc, char **argv)
 			failures++;
 		}
 		lf_stop(&t);
+	}
+	{
+		/* Two pipes per target. */
+		struct rlimit rl = { 4096, 4096 };
+
+		setrlimit(RLIMIT_NOFILE, &rl);
+		printf("processes patched per second:\n");
+		failures += throughput(argv[1], 100);
+		failures += throughput(argv[1], 1000);
 	}
 	free(ap);
 	free(rb);
