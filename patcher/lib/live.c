@@ -224,6 +224,12 @@ static int find_record(struct remote *r, const struct procmaps *pm, const char *
 	return have ? 0 : -HP_E_NOT_APPLIED;
 }
 
+/* Unmap the regions of package id that a killed run left behind before
+ * writing any jump ("prepared", no jump in place): nothing ever referred to
+ * them, so no thread can be inside. Regions a rollback kept are left alone:
+ * a thread may still be running in them. */
+static void reclaim_prepared(struct live_ctx *c, const char *id);
+
 /* Read what lies above rsp, within the mapping holding it: pread stops at
  * the first unmapped byte, so a short read is not an error. */
 static size_t read_stack(struct live_ctx *c, uint64_t rsp)
@@ -331,6 +337,28 @@ static int unmap_region(struct live_ctx *c, uint64_t base, uint64_t size)
 		err = (int)ret;
 	}
 	return err;
+}
+
+static void reclaim_prepared(struct live_ctx *c, const char *id)
+{
+	struct found *f = malloc(sizeof(*f));
+	size_t k;
+
+	if (!f)
+		return;
+	for (k = 0; k < c->pm.n; k++) {
+		const struct procmap *m = &c->pm.maps[k];
+
+		if (m->inode || m->path[0] || (m->perms & (PM_EXEC | PM_WRITE)) != PM_EXEC)
+			continue;
+		if (read_record(&c->r, m->start, m->end - m->start, f) || strcmp(f->hdr.id, id) ||
+		    f->hdr.state != LIVE_PREPARED || count_applied(&c->r, f))
+			continue;
+		if (!unmap_region(c, f->base, f->hdr.region_size))
+			pr_info("live: pid %d: released the region at %#llx a stopped run of %s left",
+				(int)c->pid, (unsigned long long)f->base, id);
+	}
+	free(f);
 }
 
 static void sleep_us(unsigned int us)
@@ -469,6 +497,7 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	err = check_entries(&c, patch, false);
 	if (err)
 		goto out;
+	reclaim_prepared(&c, patch->id);
 
 	/* Lay out the region: the record, then, from a page boundary (the
 	 * linker's alignment, and where protections may change), the linked
