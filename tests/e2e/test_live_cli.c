@@ -130,6 +130,29 @@ static void apply_and_rollback_running_srv(void)
 	CU_ASSERT(out && strstr(out, "not applied"));
 	free(out);
 
+	/* hotpatch killed right after writing the jump, before marking its
+	 * record: the server runs the new code, status tells so, a new apply
+	 * says already applied, rollback completes. */
+	out = run("HOTPATCH_FAULT=live-apply-jumped '%s' apply '%s' --trusted-key '%s' --live --pid %d",
+		  &rc, hp, manifest, key, (int)srv);
+	CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
+	free(out);
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 0);
+	out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+		  (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "already applied"));
+	free(out);
+	out = run("HOTPATCH_FAULT=live-rollback-restored '%s' rollback KB916846 --live --pid %d", &rc,
+		  hp, (int)srv);
+	CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
+	free(out);
+	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
+	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "not applied"));
+	free(out);
+
 	/* Usage and a process that is not there. */
 	out = run("'%s' apply '%s' --trusted-key '%s' --pid %d", &rc, hp, manifest, key, (int)srv);
 	CU_ASSERT_EQUAL(rc, 2);
