@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"                         inside the bytes the jump overwrites\n"
 		"  --retries N            stop windows tried while busy (default 20)\n"
 		"  --trusted-key FILE     also trust this public key (repeatable)\n"
+		"  --state-dir DIR        state directory (journal, lock); default\n"
+		"                         $HOTPATCH_STATE_DIR or /var/lib/hotpatch\n"
 		"  --insecure-skip-signature  do not check the signature (development only)\n"
 		"  --json                 one JSON document on stdout\n"
 		"  -h, --help             this help\n\n"
@@ -82,9 +84,37 @@ static void report(struct out_node *arr, const struct hp_verify_target *t, const
 	putchar('\n');
 }
 
+/* Journal one step on process pid before it is taken (intent) and after
+ * (done or failed), so the state directory always says at least what may
+ * have happened; a process is named by pid and start time. */
+static int journal_intent(struct hp_state *st, const char *id, enum hp_journal_action action,
+			  pid_t pid, const char *path, struct hp_journal_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->package = id;
+	rec->action = action;
+	rec->kind = HP_JOURNAL_LIVE;
+	rec->step = HP_JOURNAL_INTENT;
+	rec->path = path;
+	rec->pid = pid;
+	if (hp_journal__proc_start(pid, &rec->start_time))
+		return -HP_E_PROCESS;
+	return hp_journal__append(st, rec);
+}
+
+static void journal_close(struct hp_state *st, const struct hp_journal_rec *intent, int err)
+{
+	struct hp_journal_detail d = { "error", hp_strerror(err) };
+
+	if (hp_journal__append_step(st, intent, err ? HP_JOURNAL_FAILED : HP_JOURNAL_DONE,
+				    err ? &d : NULL, err ? 1 : 0, NULL))
+		cli_error("%s: journal: cannot record the outcome for pid %d",
+			  intent->action == HP_JOURNAL_APPLY ? "apply" : "rollback", (int)intent->pid);
+}
+
 int cmd_apply(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES };
+	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE };
 	static const struct option opts[] = {
 		{ "live", no_argument, NULL, OPT_LIVE },
 		{ "disk", no_argument, NULL, OPT_DISK },
@@ -93,6 +123,7 @@ int cmd_apply(int argc, char **argv)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "trusted-key", required_argument, NULL, 'k' },
 		{ "insecure-skip-signature", no_argument, NULL, OPT_SKIP },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -107,7 +138,9 @@ int cmd_apply(int argc, char **argv)
 	pid_t *pids = NULL;
 	size_t nkeys = 0, npids = 0, i, patched = 0, already = 0, procs = 0;
 	bool live = false;
-	const char *manifest;
+	const char *manifest, *state_dir = NULL;
+	struct hp_state *state = NULL;
+	struct hp_journal_rec intent;
 	int c, err, rc = EXIT_OK;
 
 	keys = calloc((size_t)argc, sizeof(*keys));
@@ -159,6 +192,9 @@ int cmd_apply(int argc, char **argv)
 		case OPT_SKIP:
 			popts.skip_signature = 1;
 			break;
+		case OPT_STATE:
+			state_dir = optarg;
+			break;
 		case 'j':
 			cli_json = true;
 			break;
@@ -189,6 +225,14 @@ int cmd_apply(int argc, char **argv)
 			     ? EXIT_INTEGRITY : cli_exit_for(err);
 		goto out;
 	}
+	/* The lock keeps two runs apart; the journal records each step. */
+	state = hp_state__open(state_dir, 0, 5000);
+	if (!state) {
+		err = -errno;
+		cli_error("apply: state directory: %s; nothing changed", hp_strerror(err));
+		rc = cli_exit_for(err);
+		goto out;
+	}
 	/* The dry run finds the processes and checks them; only what it
 	 * judges patchable is touched. */
 	vopts.no_root = 1;
@@ -217,7 +261,12 @@ int cmd_apply(int argc, char **argv)
 		procs++;
 		switch (t->verdict) {
 		case HP_VERDICT_WOULD_PATCH:
-			err = hp_live__apply_target(pkg, t, &lopts, &res);
+			err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
+					     t->path, &intent);
+			if (!err) {
+				err = hp_live__apply_target(pkg, t, &lopts, &res);
+				journal_close(state, &intent, err == -HP_E_ALREADY ? 0 : err);
+			}
 			if (!err) {
 				patched++;
 				report(arr, t, "patched", NULL, &res);
@@ -253,6 +302,7 @@ int cmd_apply(int argc, char **argv)
 	else if (out_emit(patched > 0))
 		rc = EXIT_ERROR;
 out:
+	hp_state__close(state);
 	hp_verify__free(rep);
 	hp_package__close(pkg);
 	free(keys);

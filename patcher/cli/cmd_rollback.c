@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		"  --consistency=full|entry  as for apply\n"
 		"  --retries N            stop windows tried while busy (default 20)\n"
 		"  --trusted-key FILE     trust this public key for MANIFEST (repeatable)\n"
+		"  --state-dir DIR        state directory (journal, lock); default\n"
+		"                         $HOTPATCH_STATE_DIR or /var/lib/hotpatch\n"
 		"  --insecure-skip-signature  do not check MANIFEST's signature\n"
 		"  --json                 one JSON document on stdout\n"
 		"  -h, --help             this help\n\n"
@@ -76,9 +78,37 @@ static int find_carriers(const char *id, pid_t **out, size_t *n)
 	return 0;
 }
 
+/* Journal one step on process pid before it is taken (intent) and after
+ * (done or failed), so the state directory always says at least what may
+ * have happened; a process is named by pid and start time. */
+static int journal_intent(struct hp_state *st, const char *id, enum hp_journal_action action,
+			  pid_t pid, const char *path, struct hp_journal_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->package = id;
+	rec->action = action;
+	rec->kind = HP_JOURNAL_LIVE;
+	rec->step = HP_JOURNAL_INTENT;
+	rec->path = path;
+	rec->pid = pid;
+	if (hp_journal__proc_start(pid, &rec->start_time))
+		return -HP_E_PROCESS;
+	return hp_journal__append(st, rec);
+}
+
+static void journal_close(struct hp_state *st, const struct hp_journal_rec *intent, int err)
+{
+	struct hp_journal_detail d = { "error", hp_strerror(err) };
+
+	if (hp_journal__append_step(st, intent, err ? HP_JOURNAL_FAILED : HP_JOURNAL_DONE,
+				    err ? &d : NULL, err ? 1 : 0, NULL))
+		cli_error("%s: journal: cannot record the outcome for pid %d",
+			  intent->action == HP_JOURNAL_APPLY ? "apply" : "rollback", (int)intent->pid);
+}
+
 int cmd_rollback(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES };
+	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE };
 	static const struct option opts[] = {
 		{ "live", no_argument, NULL, OPT_LIVE },
 		{ "disk", no_argument, NULL, OPT_DISK },
@@ -87,6 +117,7 @@ int cmd_rollback(int argc, char **argv)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "trusted-key", required_argument, NULL, 'k' },
 		{ "insecure-skip-signature", no_argument, NULL, OPT_SKIP },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -99,7 +130,9 @@ int cmd_rollback(int argc, char **argv)
 	pid_t *pids = NULL, *found = NULL;
 	size_t nkeys = 0, npids = 0, i, done = 0, notapp = 0;
 	bool live = false;
-	const char *id;
+	const char *id, *state_dir = NULL;
+	struct hp_state *state = NULL;
+	struct hp_journal_rec intent;
 	struct stat sb;
 	int c, err, rc = EXIT_OK;
 
@@ -152,6 +185,9 @@ int cmd_rollback(int argc, char **argv)
 		case OPT_SKIP:
 			popts.skip_signature = 1;
 			break;
+		case OPT_STATE:
+			state_dir = optarg;
+			break;
 		case 'j':
 			cli_json = true;
 			break;
@@ -184,6 +220,13 @@ int cmd_rollback(int argc, char **argv)
 		}
 		id = pkg->manifest->id;
 	}
+	state = hp_state__open(state_dir, 0, 5000);
+	if (!state) {
+		err = -errno;
+		cli_error("rollback: state directory: %s; nothing changed", hp_strerror(err));
+		rc = cli_exit_for(err);
+		goto out;
+	}
 	if (!npids) {
 		err = find_carriers(id, &found, &npids);
 		if (err) {
@@ -205,7 +248,13 @@ int cmd_rollback(int argc, char **argv)
 		struct hp_live_result res = { 0 };
 		const char *result;
 
-		err = hp_live__rollback(pids[i], id, &lopts, &res);
+		err = journal_intent(state, id, HP_JOURNAL_ROLLBACK, pids[i], NULL, &intent);
+		if (!err) {
+			err = hp_live__rollback(pids[i], id, &lopts, &res);
+			journal_close(state, &intent, err);
+		} else if (err == -HP_E_PROCESS) {
+			cli_error("rollback: pid %d: no such process", (int)pids[i]);
+		}
 		if (!err) {
 			done++;
 			result = "rolled back";
@@ -244,6 +293,7 @@ int cmd_rollback(int argc, char **argv)
 	else if (out_emit(done > 0))
 		rc = EXIT_ERROR;
 out:
+	hp_state__close(state);
 	hp_package__close(pkg);
 	free(found);
 	free(keys);

@@ -41,6 +41,15 @@ static char *run(const char *fmt, int *rc, ...)
 	return both;
 }
 
+/* The commands keep their journal and lock under the test's directory. */
+static void use_state_dir(const char *dir)
+{
+	char state[4096];
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	setenv("HOTPATCH_STATE_DIR", state, 1);
+}
+
 static pid_t start_srv(const char *dir, const char *version, int *port)
 {
 	char listen[64], conf[4096], share[4096], *bin = NULL;
@@ -85,6 +94,7 @@ static void apply_and_rollback_running_srv(void)
 	int port, port_old, rc;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	use_state_dir(dir);
 	snprintf(path, sizeof(path), "%s/share", dir);
 	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
 	snprintf(path, sizeof(path), "%s/lanmanserver.conf", dir);
@@ -103,6 +113,16 @@ static void apply_and_rollback_running_srv(void)
 	free(out);
 	CU_ASSERT_EQUAL(connect_fixed(dir, port), 0);
 	CU_ASSERT(ts_proc_state(srv) == 'S' || ts_proc_state(srv) == 'R');
+	{
+		/* The journal holds the intent and its completion. */
+		char jpath[4096], want[64], *j;
+
+		snprintf(jpath, sizeof(jpath), "%s/state/journal", dir);
+		j = ts_read_file(jpath, NULL);
+		snprintf(want, sizeof(want), "%d", (int)srv);
+		CU_ASSERT(j && strstr(j, "KB916846") && strstr(j, want));
+		free(j);
+	}
 
 	/* Again: already applied, nothing changed. */
 	out = run("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
@@ -182,6 +202,7 @@ static void cycles_under_load(void)
 	int port, rc, i, st = -1;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	use_state_dir(dir);
 	snprintf(path, sizeof(path), "%s/share", dir);
 	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
 	snprintf(path, sizeof(path), "%s/lanmanserver.conf", dir);
