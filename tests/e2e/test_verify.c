@@ -384,10 +384,12 @@ static void processes_text_and_json(void)
 	json_decref(doc);
 
 	/* Without --pid every process of the machine is looked at; ours are
-	 * among them. */
+	 * among them. The exit code depends on whatever else runs on the
+	 * machine (another run's patched or modified processes), so only what
+	 * is said about ours is checked. */
 	snprintf(args, sizeof(args), "--root '%s'", dir);
 	rc = verify(args);
-	CU_ASSERT(rc == 0 || rc == 1);
+	CU_ASSERT(rc >= 0 && rc != 2);
 	CU_ASSERT(has(run_out, "pid %d (srv): %s: srv " SRV_A ": would patch", pids[1],
 		      ts_build_path("targets/srv/" SRV_A "/srv")));
 	CU_ASSERT(has(run_out, "pid %d (smbcli): %s: mrxsmb " MRX_B ": would patch", pids[5],
