@@ -34,6 +34,8 @@
 /* Padding read after a function: more than a window's worth is never needed. */
 #define MAX_PADDING 32
 
+static __thread struct x86_decoder *thread_decoder;
+
 const char *hp_func_reason_name(enum hp_func_reason reason)
 {
 	switch (reason) {
@@ -187,10 +189,17 @@ int hp_func__analyze_code(const uint8_t *code, size_t len, uint64_t addr,
 		return 0;
 	}
 	hp_sha256_buf(code, len, r->fingerprint);
-	dec = x86_decoder_new();
+	/* One decoder per thread, kept: opening Capstone costs more than
+	 * analysing a small function, and --all-functions does tens of
+	 * thousands of them. */
+	dec = thread_decoder;
 	if (!dec) {
-		err = -errno;
-		goto out;
+		dec = x86_decoder_new();
+		if (!dec) {
+			err = -errno;
+			goto out;
+		}
+		thread_decoder = dec;
 	}
 	err = lay_window(dec, code, len, padding_after, r);
 	if (err)
@@ -200,7 +209,6 @@ int hp_func__analyze_code(const uint8_t *code, size_t len, uint64_t addr,
 	if (r->reason != HP_FUNC_BAD_INSTRUCTION)
 		check_body(dec, code, len, r);
 out:
-	x86_decoder_free(dec);
 	return err;
 }
 
