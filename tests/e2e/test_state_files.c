@@ -24,47 +24,6 @@
 #include "atomic_file.h"
 #include "support.h"
 
-static char msgs[16384];
-
-static int capture(enum hp_print_level level, const char *fmt, va_list ap)
-{
-	size_t used = strlen(msgs);
-
-	if (level != HP_WARN)
-		return 0;
-	return vsnprintf(msgs + used, sizeof(msgs) - used, fmt, ap);
-}
-
-static hp_print_fn_t start_capture(void)
-{
-	msgs[0] = '\0';
-	return hp_set_print(capture);
-}
-
-/* Paths made by join(), freed when the program ends. */
-static char *paths[512];
-static size_t npaths;
-
-static void free_paths(void)
-{
-	while (npaths)
-		free(paths[--npaths]);
-}
-
-/* dir/name; the string lives until the program ends. */
-static const char *join(const char *dir, const char *name)
-{
-	char *p = NULL;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	if (npaths == 0)
-		atexit(free_paths);
-	if (npaths < sizeof(paths) / sizeof(paths[0]))
-		paths[npaths++] = p;
-	return p;
-}
-
 static char *pattern(size_t n, unsigned int seed)
 {
 	char *buf = malloc(n ? n : 1);
@@ -116,7 +75,7 @@ static long elapsed_ms(const struct timespec *a)
 
 static void two_processes_and_the_lock(void)
 {
-	const char *dir = join(ts_tmpdir(), "state");
+	const char *dir = ts_join(ts_tmpdir(), "state");
 	int ready[2], go[2];
 	struct hp_state *st, *ro;
 	struct timespec t0;
@@ -150,15 +109,15 @@ static void two_processes_and_the_lock(void)
 	CU_ASSERT_EQUAL_FATAL(read(ready[0], &c, 1), 1);
 
 	/* Taken: refused at once, naming the holder. */
-	old = start_capture();
+	old = ts_capture_start();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = hp_state__open(dir, 0, 0);
 	CU_ASSERT_PTR_NULL(st);
 	CU_ASSERT_EQUAL(errno, HP_E_LOCKED);
 	CU_ASSERT(elapsed_ms(&t0) < 500);
 	snprintf(want, sizeof(want), "(pid %ld)", (long)child);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, want));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, dir));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, dir));
 
 	/* A bounded wait that is too short also gives up, after the wait. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -185,7 +144,7 @@ static void two_processes_and_the_lock(void)
 
 	/* Now ours: the lock file names us. */
 	{
-		char *text = ts_read_file(join(dir, "lock"), NULL);
+		char *text = ts_read_file(ts_join(dir, "lock"), NULL);
 
 		snprintf(want, sizeof(want), "%ld\n", (long)getpid());
 		CU_ASSERT_PTR_NOT_NULL(text);
@@ -200,7 +159,7 @@ static void two_processes_and_the_lock(void)
 
 static void a_killed_holder_frees_the_lock(void)
 {
-	const char *dir = join(ts_tmpdir(), "state");
+	const char *dir = ts_join(ts_tmpdir(), "state");
 	struct hp_state *st;
 	int ready[2], status;
 	pid_t child;
@@ -232,7 +191,7 @@ static void a_killed_holder_frees_the_lock(void)
 static void replace_keeps_owner_mode_and_xattrs(void)
 {
 	const char *dir = ts_tmpdir();
-	const char *path = join(dir, "srv");
+	const char *path = ts_join(dir, "srv");
 	char *oldc = pattern(20000, 1), *newc = pattern(30000, 2);
 	/* File capabilities, v2: CAP_NET_BIND_SERVICE (10) permitted. */
 	static const unsigned char caps[20] = { 0x00, 0x00, 0x00, 0x02, 0x00, 0x04 };
@@ -280,27 +239,27 @@ static void replace_keeps_owner_mode_and_xattrs(void)
 static void replace_refuses_what_it_must_not_touch(void)
 {
 	const char *dir = ts_tmpdir();
-	const char *real = join(dir, "real"), *link = join(dir, "link");
-	const char *other = join(dir, "other");
+	const char *real = ts_join(dir, "real"), *link = ts_join(dir, "link");
+	const char *other = ts_join(dir, "other");
 	hp_print_fn_t old;
 	int fd;
 
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(real, "old", 3), 0);
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(other, "zzz", 3), 0);
 	CU_ASSERT_EQUAL_FATAL(symlink(real, link), 0);
-	old = start_capture();
+	old = ts_capture_start();
 	/* A symbolic link would be replaced by a plain file: refused. */
 	CU_ASSERT_EQUAL(atomic_file_replace(link, -1, "new", 3), -HP_E_UNSUPPORTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "symbolic link"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "symbolic link"));
 	/* The file hashed must be the file replaced. */
 	fd = open(other, O_RDONLY);
-	msgs[0] = '\0';
+	ts_messages[0] = '\0';
 	CU_ASSERT_EQUAL(atomic_file_replace(real, fd, "new", 3), -HP_E_MISMATCH);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, real));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, real));
 	close(fd);
 	/* A directory, a missing file. */
 	CU_ASSERT_EQUAL(atomic_file_replace(dir, -1, "new", 3), -HP_E_UNSUPPORTED);
-	CU_ASSERT_EQUAL(atomic_file_replace(join(dir, "missing"), -1, "new", 3), -ENOENT);
+	CU_ASSERT_EQUAL(atomic_file_replace(ts_join(dir, "missing"), -1, "new", 3), -ENOENT);
 	hp_set_print(old);
 	CU_ASSERT(same_content(real, "old", 3));
 	CU_ASSERT(same_content(other, "zzz", 3));
@@ -311,15 +270,15 @@ static void replace_refuses_what_it_must_not_touch(void)
 static void hard_links_are_said(void)
 {
 	const char *dir = ts_tmpdir();
-	const char *path = join(dir, "a"), *other = join(dir, "b");
+	const char *path = ts_join(dir, "a"), *other = ts_join(dir, "b");
 	hp_print_fn_t old;
 
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, "old", 3), 0);
 	CU_ASSERT_EQUAL_FATAL(link(path, other), 0);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(atomic_file_replace(path, -1, "new", 3), 0);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "2 hard links"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "2 hard links"));
 	CU_ASSERT(same_content(path, "new", 3));
 	CU_ASSERT(same_content(other, "old", 3));
 }
@@ -327,7 +286,7 @@ static void hard_links_are_said(void)
 static void replaced_under_us_is_not_clobbered(void)
 {
 	const char *dir = ts_tmpdir();
-	const char *path = join(dir, "t"), *side = join(dir, "side");
+	const char *path = ts_join(dir, "t"), *side = ts_join(dir, "side");
 	struct atomic_file *af = NULL;
 	hp_print_fn_t old;
 
@@ -337,7 +296,7 @@ static void replaced_under_us_is_not_clobbered(void)
 	/* Someone else replaces the file while we write. */
 	CU_ASSERT_EQUAL(ts_write_file(side, "theirs", 6), 0);
 	CU_ASSERT_EQUAL(rename(side, path), 0);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(atomic_file_commit(af), -HP_E_MISMATCH);
 	hp_set_print(old);
 	atomic_file_close(af);
@@ -348,7 +307,7 @@ static void replaced_under_us_is_not_clobbered(void)
 static void a_live_writers_temp_is_not_cleaned(void)
 {
 	const char *dir = ts_tmpdir();
-	const char *path = join(dir, "t");
+	const char *path = ts_join(dir, "t");
 	struct atomic_file *af = NULL;
 	int dfd;
 
@@ -401,7 +360,7 @@ static void killed_at_every_step_leaves_old_or_new(void)
 
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		const char *dir = ts_tmpdir();
-		const char *path = join(dir, "libmrxsmb.so");
+		const char *path = ts_join(dir, "libmrxsmb.so");
 		struct stat sb;
 		int status, dfd;
 
@@ -450,7 +409,7 @@ static void restore_killed_at_every_step(void)
 
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		const char *tmp = ts_tmpdir();
-		const char *sdir = join(tmp, "state"), *path = join(tmp, "srv");
+		const char *sdir = ts_join(tmp, "state"), *path = ts_join(tmp, "srv");
 		struct hp_state *st;
 		char sha[65];
 		int fd, status;
@@ -509,7 +468,7 @@ static bool private_mounts(void)
 
 static const char *small_tmpfs(const char *size)
 {
-	const char *mnt = join(ts_tmpdir(), "mnt");
+	const char *mnt = ts_join(ts_tmpdir(), "mnt");
 	char opts[64];
 
 	snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
@@ -523,7 +482,7 @@ static const char *small_tmpfs(const char *size)
 /* Fill the file system of dir to the last block. */
 static void fill(const char *dir)
 {
-	const char *filler = join(dir, "filler");
+	const char *filler = ts_join(dir, "filler");
 	char block[4096];
 	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -553,21 +512,21 @@ static void full_disk_loses_nothing(void)
 	mnt = small_tmpfs("256k");
 	if (!mnt)
 		return;
-	path = join(mnt, "srv");
+	path = ts_join(mnt, "srv");
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, oldc, 100000), 0);
 
 	/* The new content does not fit beside the old one. */
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(atomic_file_replace(path, -1, newc, 300000), -ENOSPC);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, path));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "No space left on device"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "unchanged"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "No space left on device"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "unchanged"));
 	CU_ASSERT(same_content(path, oldc, 100000));
 	CU_ASSERT_EQUAL(count_temps(mnt, "srv"), 0);
 
 	/* The journal on a full disk: the append fails, the journal is whole. */
-	sdir = join(mnt, "state");
+	sdir = ts_join(mnt, "state");
 	st = hp_state__open(sdir, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	memset(&r, 0, sizeof(r));
@@ -577,9 +536,9 @@ static void full_disk_loses_nothing(void)
 	r.step = HP_JOURNAL_INTENT;
 	r.path = "/usr/sbin/srv";
 	CU_ASSERT_EQUAL(hp_journal__append(st, &r), 0);
-	before = ts_read_file(join(sdir, "journal"), &blen);
+	before = ts_read_file(ts_join(sdir, "journal"), &blen);
 	fill(mnt);
-	old = start_capture();
+	old = ts_capture_start();
 	/* tmpfs gives pages: the first appends may still fit in the last one. */
 	for (i = 0; i < 64; i++) {
 		r.step = HP_JOURNAL_INTENT;
@@ -587,12 +546,12 @@ static void full_disk_loses_nothing(void)
 		if (hp_journal__append(st, &r) != 0)
 			break;
 		free(before);
-		before = ts_read_file(join(sdir, "journal"), &blen);
+		before = ts_read_file(ts_join(sdir, "journal"), &blen);
 	}
 	hp_set_print(old);
 	CU_ASSERT(i < 64);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "No space left on device"));
-	after = ts_read_file(join(sdir, "journal"), &alen);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "No space left on device"));
+	after = ts_read_file(ts_join(sdir, "journal"), &alen);
 	CU_ASSERT_EQUAL(alen, blen);
 	CU_ASSERT(after && before && memcmp(after, before, blen) == 0);
 	CU_ASSERT_EQUAL(hp_journal__read(st, &j), 0);
@@ -619,21 +578,21 @@ static void read_only_file_system_loses_nothing(void)
 	mnt = small_tmpfs("1m");
 	if (!mnt)
 		return;
-	path = join(mnt, "srv");
+	path = ts_join(mnt, "srv");
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, oldc, 5000), 0);
 	CU_ASSERT_EQUAL_FATAL(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(atomic_file_replace(path, -1, "new", 3), -EROFS);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, path));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "Read-only file system"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "Read-only file system"));
 	CU_ASSERT(same_content(path, oldc, 5000));
 	/* A state directory that cannot be created there: a clear error. */
-	old = start_capture();
-	CU_ASSERT_PTR_NULL(hp_state__open(join(mnt, "state"), 0, 0));
+	old = ts_capture_start();
+	CU_ASSERT_PTR_NULL(hp_state__open(ts_join(mnt, "state"), 0, 0));
 	CU_ASSERT_EQUAL(errno, EROFS);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "cannot create the state directory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "cannot create the state directory"));
 	CU_ASSERT_EQUAL(umount2(mnt, MNT_DETACH), 0);
 	free(oldc);
 }

@@ -71,6 +71,15 @@ const char *ts_build_path(const char *fmt, ...)
 	return keep(full);
 }
 
+const char *ts_build_path_raw(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return keep(p);
+}
+
 const char *ts_tmpdir(void)
 {
 	char *dir = NULL;

@@ -9,6 +9,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include "hotpatch.h"
+
 /* Defined by each test program: add its suites to the CUnit registry. */
 void test_register(void);
 
@@ -56,6 +58,15 @@ bool ts_wait_port(int port, int timeout_ms);
 /* Whole file contents, malloc'd and NUL-terminated; *len if not NULL. */
 char *ts_read_file(const char *path, size_t *len);
 int ts_write_file(const char *path, const void *data, size_t len);
+
+/* Warnings of the library captured since ts_capture_start(), which
+ * returns the previous print callback (give it back to hp_set_print). */
+extern char ts_messages[16384];
+hp_print_fn_t ts_capture_start(void);
+
+/* dir/name; the string lives until ts_cleanup(). */
+const char *ts_join(const char *dir, const char *name);
+const char *ts_build_path_raw(const char *dir, const char *name);
 
 /* Remove temporary directories and free paths. Called by the harness. */
 void ts_cleanup(void);

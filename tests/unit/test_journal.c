@@ -18,50 +18,9 @@
 #include "hotpatch.h"
 #include "support.h"
 
-static char msgs[16384];
-
-static int capture(enum hp_print_level level, const char *fmt, va_list ap)
-{
-	size_t used = strlen(msgs);
-
-	if (level != HP_WARN)
-		return 0;
-	return vsnprintf(msgs + used, sizeof(msgs) - used, fmt, ap);
-}
-
-static hp_print_fn_t start_capture(void)
-{
-	msgs[0] = '\0';
-	return hp_set_print(capture);
-}
-
-/* Paths made by join(), freed when the program ends. */
-static char *paths[512];
-static size_t npaths;
-
-static void free_paths(void)
-{
-	while (npaths)
-		free(paths[--npaths]);
-}
-
-/* dir/name; the string lives until the program ends. */
-static const char *join(const char *dir, const char *name)
-{
-	char *p = NULL;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	if (npaths == 0)
-		atexit(free_paths);
-	if (npaths < sizeof(paths) / sizeof(paths[0]))
-		paths[npaths++] = p;
-	return p;
-}
-
 static struct hp_state *fresh_state(const char **dirp)
 {
-	const char *dir = join(ts_tmpdir(), "state");
+	const char *dir = ts_join(ts_tmpdir(), "state");
 	struct hp_state *st = hp_state__open(dir, 0, 0);
 
 	CU_ASSERT_PTR_NOT_NULL(st);
@@ -181,7 +140,7 @@ static void write_and_read_back(void)
 
 	/* Every record is one line: four newlines, no raw tab inside a value. */
 	{
-		char *text = ts_read_file(join(dir, "journal"), NULL);
+		char *text = ts_read_file(ts_join(dir, "journal"), NULL);
 		size_t lines = 0;
 		char *p;
 
@@ -213,39 +172,39 @@ static void torn_last_line_is_reported_then_cut(void)
 	hp_state__close(st);
 
 	/* What a crash in the middle of the third append leaves. */
-	fd = open(join(dir, "journal"), O_WRONLY | O_APPEND);
+	fd = open(ts_join(dir, "journal"), O_WRONLY | O_APPEND);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(write(fd, "hpj1\tseq=3\ttime=2026-11-2", 25), 25);
 	close(fd);
 
 	st = hp_state__open(dir, HP_STATE_READ_ONLY, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__read(st, &j), 0);
 	hp_set_print(old);
 	hp_state__close(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 	CU_ASSERT_EQUAL(hp_journal__count(j), 2);
 	CU_ASSERT_EQUAL(hp_journal__torn_line(j), 3);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 3"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "incomplete"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "incomplete"));
 	hp_journal__free(j);
 
 	/* The next writer cuts the torn line off and goes on at seq 3. */
 	st = hp_state__open(dir, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	a = disk_intent("KB916846", HP_JOURNAL_ROLLBACK, "/usr/sbin/srv");
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__append(st, &a), 0);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "torn"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "torn"));
 	CU_ASSERT_EQUAL(a.seq, 3);
 	CU_ASSERT_EQUAL(hp_journal__read(st, &j), 0);
 	hp_state__close(st);
 	CU_ASSERT_EQUAL(hp_journal__count(j), 3);
 	CU_ASSERT_EQUAL(hp_journal__torn_line(j), 0);
 	hp_journal__free(j);
-	text = ts_read_file(join(dir, "journal"), NULL);
+	text = ts_read_file(ts_join(dir, "journal"), NULL);
 	CU_ASSERT_PTR_NULL(strstr(text, "time=2026-11-2\t"));
 	CU_ASSERT_PTR_NULL(strstr(text, "2026-11-2hpj1"));
 	free(text);
@@ -292,16 +251,16 @@ static void malformed_lines_are_named(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		j = NULL;
-		old = start_capture();
+		old = ts_capture_start();
 		CU_ASSERT_EQUAL(hp_journal__parse(cases[i].text, strlen(cases[i].text), "J", &j),
 				-HP_E_FORMAT);
 		hp_set_print(old);
 		CU_ASSERT_PTR_NULL(j);
-		CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "journal: J: "));
-		CU_ASSERT_PTR_NOT_NULL(strstr(msgs, cases[i].line));
-		CU_ASSERT_PTR_NOT_NULL(strstr(msgs, cases[i].words));
-		if (!strstr(msgs, cases[i].line) || !strstr(msgs, cases[i].words))
-			fprintf(stderr, "case %zu: message was: %s", i, msgs);
+		CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "journal: J: "));
+		CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, cases[i].line));
+		CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, cases[i].words));
+		if (!strstr(ts_messages, cases[i].line) || !strstr(ts_messages, cases[i].words))
+			fprintf(stderr, "case %zu: message was: %s", i, ts_messages);
 		hp_journal__free(j);
 	}
 
@@ -309,11 +268,11 @@ static void malformed_lines_are_named(void)
 	{
 		static const char nul[] = L1 "hpj1\tseq=2\0\n";
 
-		old = start_capture();
+		old = ts_capture_start();
 		j = NULL;
 		CU_ASSERT_EQUAL(hp_journal__parse(nul, sizeof(nul) - 1, "J", &j), -HP_E_FORMAT);
 		hp_set_print(old);
-		CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 2"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 2"));
 	}
 
 	/* And the good ones parse. */
@@ -349,18 +308,18 @@ static void corrupt_journal_on_disk_stops_writers_and_readers(void)
 
 	st = fresh_state(&dir);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL_FATAL(ts_write_file(join(dir, "journal"), bad, sizeof(bad) - 1), 0);
-	CU_ASSERT_EQUAL(chmod(join(dir, "journal"), 0600), 0);
-	old = start_capture();
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(ts_join(dir, "journal"), bad, sizeof(bad) - 1), 0);
+	CU_ASSERT_EQUAL(chmod(ts_join(dir, "journal"), 0600), 0);
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__read(st, &j), -HP_E_FORMAT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 2"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, dir));
-	msgs[0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, dir));
+	ts_messages[0] = '\0';
 	CU_ASSERT_EQUAL(hp_journal__append(st, &a), -HP_E_FORMAT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 2"));
 	hp_set_print(old);
 	hp_state__close(st);
-	text = ts_read_file(join(dir, "journal"), NULL);
+	text = ts_read_file(ts_join(dir, "journal"), NULL);
 	CU_ASSERT_STRING_EQUAL(text, bad);
 	free(text);
 }
@@ -382,12 +341,12 @@ static void line_length_is_bounded(void)
 	memset(text + 16, 'a', big - 16);
 	text[big] = '\n';
 	text[big + 1] = '\0';
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__parse(text, big + 1, "J", &j), -HP_E_FORMAT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 1: longer than 4096 bytes"));
-	msgs[0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 1: longer than 4096 bytes"));
+	ts_messages[0] = '\0';
 	CU_ASSERT_EQUAL(hp_journal__parse(text, big, "J", &j), -HP_E_FORMAT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "line 1: longer than 4096 bytes"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "line 1: longer than 4096 bytes"));
 	hp_set_print(old);
 	free(text);
 
@@ -396,18 +355,18 @@ static void line_length_is_bounded(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	a = disk_intent("KB916846", HP_JOURNAL_APPLY, "/small");
 	CU_ASSERT_EQUAL(hp_journal__append(st, &a), 0);
-	before = ts_read_file(join(dir, "journal"), &len_before);
+	before = ts_read_file(ts_join(dir, "journal"), &len_before);
 	path = malloc(big);
 	path[0] = '/';
 	for (i = 1; i < big - 1; i++)
 		path[i] = 'p';
 	path[big - 1] = '\0';
 	a = disk_intent("KB916846", HP_JOURNAL_APPLY, path);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__append(st, &a), -HP_E_TOO_BIG);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "longer than 4096"));
-	text = ts_read_file(join(dir, "journal"), &len_after);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "longer than 4096"));
+	text = ts_read_file(ts_join(dir, "journal"), &len_after);
 	CU_ASSERT_EQUAL(len_after, len_before);
 	CU_ASSERT_EQUAL(memcmp(text, before, len_before), 0);
 	/* The numbering did not move. */
@@ -433,10 +392,10 @@ static void bad_records_are_never_written(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	a = disk_intent("KB916846", HP_JOURNAL_APPLY, "/a");
 	CU_ASSERT_EQUAL_FATAL(hp_journal__append(st, &a), 0);
-	t = ts_read_file(join(dir, "journal"), &len0);
+	t = ts_read_file(ts_join(dir, "journal"), &len0);
 	free(t);
 
-	old = start_capture();
+	old = ts_capture_start();
 	b = disk_intent("KB 916846", HP_JOURNAL_APPLY, "/a"); /* bad package id */
 	CU_ASSERT_EQUAL(hp_journal__append(st, &b), -EINVAL);
 	b = disk_intent("KB916846", HP_JOURNAL_APPLY, "/a");
@@ -457,14 +416,14 @@ static void bad_records_are_never_written(void)
 	c.details[0].value = "11";
 	CU_ASSERT_EQUAL(hp_journal__append(st, &c), -EINVAL);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "refusing to write a bad record"));
-	t = ts_read_file(join(dir, "journal"), &len1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "refusing to write a bad record"));
+	t = ts_read_file(ts_join(dir, "journal"), &len1);
 	free(t);
 	CU_ASSERT_EQUAL(len1, len0);
 
 	/* Closing twice: the second is refused. */
 	CU_ASSERT_EQUAL(hp_journal__append_step(st, &a, HP_JOURNAL_DONE, NULL, 0, NULL), 0);
-	old = start_capture();
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__append_step(st, &a, HP_JOURNAL_ABORTED, NULL, 0, NULL), -EINVAL);
 	hp_set_print(old);
 	hp_state__close(st);
@@ -473,7 +432,7 @@ static void bad_records_are_never_written(void)
 static void refuses_a_symlinked_journal(void)
 {
 	struct hp_journal_rec a = disk_intent("KB916846", HP_JOURNAL_APPLY, "/a");
-	const char *victim = join(ts_tmpdir(), "victim");
+	const char *victim = ts_join(ts_tmpdir(), "victim");
 	struct hp_journal *j = NULL;
 	struct hp_state *st;
 	const char *dir;
@@ -484,12 +443,12 @@ static void refuses_a_symlinked_journal(void)
 	st = fresh_state(&dir);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(ts_write_file(victim, "precious\n", 9), 0);
-	CU_ASSERT_EQUAL_FATAL(symlink(victim, join(dir, "journal")), 0);
-	old = start_capture();
+	CU_ASSERT_EQUAL_FATAL(symlink(victim, ts_join(dir, "journal")), 0);
+	old = ts_capture_start();
 	CU_ASSERT_EQUAL(hp_journal__append(st, &a), -HP_E_STATE);
 	CU_ASSERT_EQUAL(hp_journal__read(st, &j), -HP_E_STATE);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "symbolic link"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "symbolic link"));
 	hp_state__close(st);
 	t = ts_read_file(victim, &len);
 	CU_ASSERT_EQUAL(len, 9);

@@ -14,62 +14,27 @@
 #include "internal.h"
 #include "support.h"
 
-static char msgs[16384];
-
-/* Paths made by join(), freed when the program ends. */
-static char *paths[512];
-static size_t npaths;
-
-static void free_paths(void)
-{
-	while (npaths)
-		free(paths[--npaths]);
-}
-
-/* dir/name; the string lives until the program ends. */
-static const char *join(const char *dir, const char *name)
-{
-	char *p = NULL;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	if (npaths == 0)
-		atexit(free_paths);
-	if (npaths < sizeof(paths) / sizeof(paths[0]))
-		paths[npaths++] = p;
-	return p;
-}
-
-static int capture(enum hp_print_level level, const char *fmt, va_list ap)
-{
-	size_t used = strlen(msgs);
-
-	if (level != HP_WARN)
-		return 0;
-	return vsnprintf(msgs + used, sizeof(msgs) - used, fmt, ap);
-}
-
 /* Open dir expecting a refusal with err, and a message containing want. */
 static void expect_refusal(const char *dir, int err, const char *want)
 {
-	hp_print_fn_t old = hp_set_print(capture);
+	hp_print_fn_t old = ts_capture_start();
 	struct hp_state *st;
 
-	msgs[0] = '\0';
+	ts_messages[0] = '\0';
 	st = hp_state__open(dir, 0, 0);
 	hp_set_print(old);
 	CU_ASSERT_PTR_NULL(st);
 	CU_ASSERT_EQUAL(errno, err);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, dir));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, want));
-	if (!strstr(msgs, want))
-		fprintf(stderr, "message was: %s", msgs);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, dir));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, want));
+	if (!strstr(ts_messages, want))
+		fprintf(stderr, "message was: %s", ts_messages);
 	hp_state__close(st);
 }
 
 static void creates_a_private_directory(void)
 {
-	const char *dir = join(ts_tmpdir(), "state");
+	const char *dir = ts_join(ts_tmpdir(), "state");
 	struct hp_state *st;
 	struct stat sb;
 	mode_t old_umask = umask(0);
@@ -83,7 +48,7 @@ static void creates_a_private_directory(void)
 	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0700);
 	CU_ASSERT_EQUAL(sb.st_uid, geteuid());
 	/* The lock file is there and private too. */
-	CU_ASSERT_EQUAL(stat(join(dir, "lock"), &sb), 0);
+	CU_ASSERT_EQUAL(stat(ts_join(dir, "lock"), &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0600);
 	hp_state__close(st);
 
@@ -113,7 +78,7 @@ static void default_dir_comes_from_the_environment(void)
 
 static void env_dir_is_used_when_none_is_given(void)
 {
-	const char *dir = join(ts_tmpdir(), "from-env");
+	const char *dir = ts_join(ts_tmpdir(), "from-env");
 	struct hp_state *st;
 	struct stat sb;
 
@@ -129,20 +94,20 @@ static void env_dir_is_used_when_none_is_given(void)
 static void refuses_a_symlink(void)
 {
 	const char *tmp = ts_tmpdir();
-	const char *real = join(tmp, "real");
-	const char *link = join(tmp, "link");
+	const char *real = ts_join(tmp, "real");
+	const char *link = ts_join(tmp, "link");
 
 	CU_ASSERT_EQUAL_FATAL(mkdir(real, 0700), 0);
 	CU_ASSERT_EQUAL_FATAL(symlink(real, link), 0);
 	expect_refusal(link, HP_E_STATE, "symbolic link");
 	/* Nothing was created through the link. */
-	CU_ASSERT_NOT_EQUAL(access(join(tmp, "real/lock"),
+	CU_ASSERT_NOT_EQUAL(access(ts_join(tmp, "real/lock"),
 				   F_OK), 0);
 }
 
 static void refuses_a_file(void)
 {
-	const char *file = join(ts_tmpdir(), "file");
+	const char *file = ts_join(ts_tmpdir(), "file");
 
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(file, "x", 1), 0);
 	expect_refusal(file, HP_E_STATE, "not a directory");
@@ -151,8 +116,8 @@ static void refuses_a_file(void)
 static void refuses_group_or_other_writable(void)
 {
 	const char *tmp = ts_tmpdir();
-	const char *g = join(tmp, "g");
-	const char *o = join(tmp, "o");
+	const char *g = ts_join(tmp, "g");
+	const char *o = ts_join(tmp, "o");
 
 	CU_ASSERT_EQUAL_FATAL(mkdir(g, 0700), 0);
 	CU_ASSERT_EQUAL_FATAL(chmod(g, 0770), 0);
@@ -160,13 +125,13 @@ static void refuses_group_or_other_writable(void)
 	CU_ASSERT_EQUAL_FATAL(chmod(o, 01777), 0);
 	expect_refusal(g, HP_E_STATE, "writable by group or others");
 	expect_refusal(o, HP_E_STATE, "writable by group or others");
-	CU_ASSERT_NOT_EQUAL(access(join(tmp, "g/lock"),
+	CU_ASSERT_NOT_EQUAL(access(ts_join(tmp, "g/lock"),
 				   F_OK), 0);
 }
 
 static void refuses_someone_elses(void)
 {
-	const char *dir = join(ts_tmpdir(), "theirs");
+	const char *dir = ts_join(ts_tmpdir(), "theirs");
 
 	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
 	if (geteuid() != 0) {
@@ -181,8 +146,8 @@ static void refuses_someone_elses(void)
 
 static void refuses_a_symlinked_lock_file(void)
 {
-	const char *dir = join(ts_tmpdir(), "state");
-	const char *victim = join(ts_tmpdir(), "victim");
+	const char *dir = ts_join(ts_tmpdir(), "state");
+	const char *victim = ts_join(ts_tmpdir(), "victim");
 	struct stat sb;
 	char *lock;
 
@@ -199,8 +164,8 @@ static void refuses_a_symlinked_lock_file(void)
 static void refuses_a_symlinked_backups_directory(void)
 {
 	const char *tmp = ts_tmpdir();
-	const char *dir = join(tmp, "state"), *elsewhere = join(tmp, "elsewhere");
-	const char *file = join(tmp, "file");
+	const char *dir = ts_join(tmp, "state"), *elsewhere = ts_join(tmp, "elsewhere");
+	const char *file = ts_join(tmp, "file");
 	struct hp_state *st;
 	hp_print_fn_t old;
 	char sha[65];
@@ -208,16 +173,16 @@ static void refuses_a_symlinked_backups_directory(void)
 
 	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
 	CU_ASSERT_EQUAL_FATAL(mkdir(elsewhere, 0700), 0);
-	CU_ASSERT_EQUAL_FATAL(symlink(elsewhere, join(dir, "backups")), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(elsewhere, ts_join(dir, "backups")), 0);
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(file, "original", 8), 0);
 	st = hp_state__open(dir, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	fd = open(file, O_RDONLY);
-	old = hp_set_print(capture);
-	msgs[0] = '\0';
+	old = ts_capture_start();
+	ts_messages[0] = '\0';
 	CU_ASSERT_EQUAL(hp_backup__store(st, fd, file, NULL, sha), -HP_E_STATE);
 	hp_set_print(old);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "backups"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "backups"));
 	close(fd);
 	hp_state__close(st);
 	/* Nothing was written through the link. */
@@ -235,7 +200,7 @@ static void refuses_a_symlinked_backups_directory(void)
 
 static void read_only_open_of_a_missing_directory_is_empty(void)
 {
-	const char *dir = join(ts_tmpdir(), "never-created");
+	const char *dir = ts_join(ts_tmpdir(), "never-created");
 	struct hp_journal *j = NULL;
 	struct hp_state *st;
 	char **names = NULL;
@@ -268,7 +233,7 @@ static void read_only_open_of_a_missing_directory_is_empty(void)
 static const char *make_file(const char *dir, const char *name, size_t n, unsigned int seed,
 			     char **data)
 {
-	const char *path = join(dir, name);
+	const char *path = ts_join(dir, name);
 	char *buf = malloc(n);
 	size_t i;
 
@@ -284,7 +249,7 @@ static const char *make_file(const char *dir, const char *name, size_t n, unsign
 static void backups_round_trip(void)
 {
 	const char *tmp = ts_tmpdir();
-	const char *dir = join(tmp, "state");
+	const char *dir = ts_join(tmp, "state");
 	char sha[65], sha2[65], want[65], *orig, *patched, *back, **names = NULL;
 	const char *target, *other;
 	struct hp_state *st;
@@ -326,13 +291,13 @@ static void backups_round_trip(void)
 
 	/* A content other than expected: refused, nothing changed. */
 	{
-		hp_print_fn_t old = hp_set_print(capture);
+		hp_print_fn_t old = ts_capture_start();
 		char other_sha[65];
 
-		msgs[0] = '\0';
+		ts_messages[0] = '\0';
 		CU_ASSERT_EQUAL(hp_sha256_buf(patched, 5000, other_sha), 0);
 		CU_ASSERT_EQUAL(hp_backup__restore(st, sha, target, other_sha), -HP_E_MISMATCH);
-		CU_ASSERT_PTR_NOT_NULL(strstr(msgs, target));
+		CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, target));
 		fd = open(other, O_RDONLY);
 		CU_ASSERT_EQUAL(hp_backup__store(st, fd, other, want, sha2), -HP_E_MISMATCH);
 		close(fd);
@@ -362,7 +327,7 @@ static void backups_round_trip(void)
 static void corrupted_backup_is_detected(void)
 {
 	const char *tmp = ts_tmpdir();
-	const char *dir = join(tmp, "state");
+	const char *dir = ts_join(tmp, "state");
 	char sha[65], *orig, *patched, *bpath, *now;
 	const char *target;
 	hp_print_fn_t old;
@@ -385,11 +350,11 @@ static void corrupted_backup_is_detected(void)
 	close(bfd);
 
 	make_file(tmp, "target", 900, 4, &patched);
-	old = hp_set_print(capture);
-	msgs[0] = '\0';
+	old = ts_capture_start();
+	ts_messages[0] = '\0';
 	CU_ASSERT_EQUAL(hp_backup__verify(st, sha), -HP_E_MISMATCH);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "corrupted"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, sha));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "corrupted"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, sha));
 	CU_ASSERT_EQUAL(hp_backup__open(st, sha), -HP_E_MISMATCH);
 	CU_ASSERT_EQUAL(hp_backup__restore(st, sha, target, NULL), -HP_E_MISMATCH);
 	hp_set_print(old);
