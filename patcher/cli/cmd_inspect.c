@@ -27,12 +27,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hotpatch inspect FILE [--symbol NAME]... [--all-functions] [--json]\n"
-		"       hotpatch inspect --pid PID [--json]\n\n"
+		"       hotpatch inspect --pid PID [--symbol NAME]... [--json]\n\n"
 		"Show a file's identity (type, build-id, package version, SHA-256), its\n"
 		"symbol counts and, for the named functions or all of them, whether a jump\n"
 		"can be written at the entry (the verdict, its reason, the window and the\n"
 		"fingerprint); or the objects a running process has mapped, identified\n"
-		"from the mappings themselves, with their load addresses and the threads.\n\n"
+		"from the mappings themselves, with their load addresses and the threads;\n"
+		"with --symbol, the verdict on the function's bytes in the process's\n"
+		"memory and whether they are still the mapped file's.\n\n"
 		"Options:\n"
 		"  -s, --symbol NAME    analyse function NAME (repeatable; NAME@VERSION works)\n"
 		"  -a, --all-functions  analyse every defined function\n"
@@ -43,18 +45,18 @@ static void usage(FILE *f)
 		"symbol, process gone), 2 usage.\n");
 }
 
-static void text_identity(const struct hp_identity *id)
+/* Identity lines, each starting with indent. */
+static void text_identity(const char *indent, const struct hp_identity *id)
 {
-	out_text_kv(KEY_WIDTH, "type", "%s", hp_elf_type_name(id->type));
-	out_text_kv(KEY_WIDTH, "build-id", "%s", id->build_id ? id->build_id : "(none)");
+	printf("%stype:       %s\n", indent, hp_elf_type_name(id->type));
+	printf("%sbuild-id:   %s\n", indent, id->build_id ? id->build_id : "(none)");
 	if (id->pkg_name || id->pkg_version)
-		out_text_kv(KEY_WIDTH, "package", "%s %s%s%s%s",
-			    id->pkg_name ? id->pkg_name : "?",
-			    id->pkg_version ? id->pkg_version : "?", id->pkg_type ? " (" : "",
-			    id->pkg_type ? id->pkg_type : "", id->pkg_type ? ")" : "");
+		printf("%spackage:    %s %s%s%s%s\n", indent, id->pkg_name ? id->pkg_name : "?",
+		       id->pkg_version ? id->pkg_version : "?", id->pkg_type ? " (" : "",
+		       id->pkg_type ? id->pkg_type : "", id->pkg_type ? ")" : "");
 	else
-		out_text_kv(KEY_WIDTH, "package", "(no .note.package)");
-	out_text_kv(KEY_WIDTH, "sha256", "%s", id->sha256);
+		printf("%spackage:    (no .note.package)\n", indent);
+	printf("%ssha256:     %s\n", indent, id->sha256);
 }
 
 static void json_identity(struct out_node *n, const struct hp_identity *id)
@@ -113,6 +115,19 @@ static void json_function(struct out_node *arr, const struct hp_symbol *sym,
 			out_hex(o, "target", w->target);
 		out_str(o, "text", w->text);
 	}
+}
+
+/* For --pid --symbol: the last function added to arr gets the object it
+ * lives in, its link-time address and whether its bytes are the file's. */
+static void out_function_extra(struct out_node *arr, const char *object, uint64_t link_addr,
+			       const char *file_fingerprint, bool same)
+{
+	struct out_node *f = out_last(arr);
+
+	out_str(f, "object", object);
+	out_hex(f, "link_address", link_addr);
+	out_str(f, "file_fingerprint", file_fingerprint[0] ? file_fingerprint : NULL);
+	out_bool(f, "matches_file", same);
 }
 
 /* "name+0xoff" for an address inside the function, as objtool writes it. */
@@ -236,7 +251,7 @@ static int inspect_file(const char *path, char **symbols, size_t nsymbols, bool 
 			arr = out_array(root, "functions");
 	} else {
 		printf("%s\n", path);
-		text_identity(id);
+		text_identity("  ", id);
 		out_text_kv(KEY_WIDTH, "size", "%" PRIu64 " bytes", id->file_size);
 		out_text_kv(KEY_WIDTH, "symbols", "%zu (.symtab %zu, .dynsym %zu), %zu functions",
 			    n, hp_elf__symtab_count(elf), hp_elf__dynsym_count(elf), nfunc);
@@ -334,8 +349,7 @@ static void text_object_of(const struct hp_proc_object *o)
 		printf("    (not an ELF file, or not readable)\n");
 		return;
 	}
-	printf("  ");
-	text_identity(hp_elf__identity(o->elf));
+	text_identity("    ", hp_elf__identity(o->elf));
 	if (o->bias_known)
 		printf("    load bias:  0x%" PRIx64 "\n", o->load_bias);
 	for (j = 0; j < o->nranges; j++) {
@@ -347,7 +361,80 @@ static void text_object_of(const struct hp_proc_object *o)
 	}
 }
 
-static int inspect_pid(pid_t pid)
+/* The mapped ELF object of proc that defines function name, or NULL. */
+static const struct hp_proc_object *defining_object(const struct hp_proc *proc, const char *name,
+						    const struct hp_symbol **sym)
+{
+	size_t i;
+
+	for (i = 0; i < hp_proc__object_count(proc); i++) {
+		const struct hp_proc_object *o = hp_proc__object(proc, i);
+		const struct hp_symbol *s;
+
+		if (!o->elf || !o->bias_known)
+			continue;
+		s = hp_elf__find_symbol(o->elf, name);
+		if (s && s->defined && s->kind == HP_SYM_FUNC) {
+			*sym = s;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* A function as it is in memory: the verdict on the bytes the process runs
+ * and whether they are still the mapped file's (a patched or modified
+ * function is not). */
+static int inspect_live_function(const struct hp_proc *proc, const char *name,
+				 struct out_node *arr)
+{
+	const struct hp_proc_object *o;
+	const struct hp_symbol *sym = NULL;
+	struct hp_func_report file, mem;
+	uint8_t *buf = NULL;
+	uint64_t at;
+	bool same;
+	int err;
+
+	o = defining_object(proc, name, &sym);
+	if (!o) {
+		cli_error("inspect: pid %d: no mapped object defines function '%s'",
+			  (int)hp_proc__pid(proc), name);
+		return -HP_E_NOT_FOUND;
+	}
+	err = hp_func__analyze(o->elf, sym, &file);
+	if (err)
+		return err;
+	at = sym->value + o->load_bias;
+	buf = malloc(sym->size + file.padding_used + 1);
+	if (!buf)
+		return -ENOMEM;
+	err = hp_proc__read(proc, at, buf, sym->size + file.padding_used);
+	if (err) {
+		cli_error("inspect: pid %d: %s at 0x%" PRIx64 ": cannot read: %s",
+			  (int)hp_proc__pid(proc), name, at, hp_strerror(err));
+		goto out;
+	}
+	/* The padding the file analysis accepted is the padding allowed here. */
+	err = hp_func__analyze_code(buf, sym->size, at, file.padding_used, &mem);
+	if (err)
+		goto out;
+	same = !strcmp(mem.fingerprint, file.fingerprint);
+	if (cli_json) {
+		json_function(arr, sym, &mem);
+		/* json_function() appended the object; add what only --pid knows. */
+		out_function_extra(arr, o->path, sym->value, file.fingerprint, same);
+	} else {
+		printf("  in %s (link-time 0x%" PRIx64 "), %s the mapped file's bytes\n", o->path,
+		       sym->value, same ? "same as" : "DIFFERENT from");
+		text_function(sym, &mem, true);
+	}
+out:
+	free(buf);
+	return err;
+}
+
+static int inspect_pid(pid_t pid, char **symbols, size_t nsymbols)
 {
 	struct out_node *root, *arr;
 	struct hp_proc *proc;
@@ -359,6 +446,24 @@ static int inspect_pid(pid_t pid)
 	if (!proc)
 		return cli_exit_for(errno);
 	tids = hp_proc__threads(proc, &ntids);
+	if (nsymbols) {
+		if (cli_json) {
+			root = out_root();
+			out_int(root, "pid", pid);
+			arr = out_array(root, "functions");
+		} else {
+			printf("pid %d\nfunctions:\n", (int)pid);
+			arr = NULL;
+		}
+		for (i = 0; i < nsymbols && !err; i++)
+			err = inspect_live_function(proc, symbols[i], arr);
+		if (!err && cli_json)
+			err = out_emit(false);
+		else if (cli_json)
+			out_discard();
+		hp_proc__close(proc);
+		return cli_exit_for(err);
+	}
 	if (cli_json) {
 		root = out_root();
 		out_int(root, "pid", pid);
@@ -451,9 +556,9 @@ int cmd_inspect(int argc, char **argv)
 	if (pid > 0) {
 		rc = optind < argc ? cli_usage_error("inspect", "--pid takes no FILE ('%s')",
 						     argv[optind]) :
-		     nsymbols || all ? cli_usage_error("inspect", "--symbol and --all-functions "
-						       "apply to a FILE, not to --pid") :
-				       inspect_pid((pid_t)pid);
+		     all ? cli_usage_error("inspect", "--all-functions applies to a FILE, "
+					   "not to --pid") :
+			   inspect_pid((pid_t)pid, symbols, nsymbols);
 	} else if (optind != argc - 1) {
 		rc = optind >= argc ? cli_usage_error("inspect", "missing FILE (or --pid PID)") :
 				      cli_usage_error("inspect", "one FILE at a time ('%s' is extra)",

@@ -59,6 +59,14 @@ struct out_node *out_array(struct out_node *parent, const char *key)
 	return (struct out_node *)put(parent, key, json_array());
 }
 
+struct out_node *out_last(struct out_node *array)
+{
+	json_t *a = J(array);
+	size_t n = json_is_array(a) ? json_array_size(a) : 0;
+
+	return n ? (struct out_node *)json_array_get(a, n - 1) : NULL;
+}
+
 void out_str(struct out_node *parent, const char *key, const char *val)
 {
 	put(parent, key, val ? json_string(val) : json_null());

@@ -26,6 +26,9 @@ struct out_node *out_root(void);
 struct out_node *out_object(struct out_node *parent, const char *key);
 struct out_node *out_array(struct out_node *parent, const char *key);
 
+/* The last element of an array, or NULL when it is empty or not an array. */
+struct out_node *out_last(struct out_node *array);
+
 /* Members (or array elements when parent is an array). A NULL string is
  * JSON null. out_hex writes the number as a "0x..." string, the form used
  * for addresses. */

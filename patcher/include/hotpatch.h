@@ -349,6 +349,11 @@ const struct hp_proc_object *hp_proc__find_object(const struct hp_proc *proc, co
 /* Thread ids, ascending; *n receives their number. */
 const pid_t *hp_proc__threads(const struct hp_proc *proc, size_t *n);
 
+/* Copy len bytes of the process's memory at runtime address addr (through
+ * /proc/PID/mem; the process keeps running, so the bytes are a snapshot).
+ * 0, or -errno (-EIO when the range is not all mapped and readable). */
+int hp_proc__read(const struct hp_proc *proc, uint64_t addr, void *buf, size_t len);
+
 /* ---- payload container (hp_container) ---- */
 
 /* One zlib-compressed payload object in a small binary container

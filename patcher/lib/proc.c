@@ -310,3 +310,29 @@ const pid_t *hp_proc__threads(const struct hp_proc *proc, size_t *n)
 	*n = proc->ntids;
 	return proc->tids;
 }
+
+int hp_proc__read(const struct hp_proc *proc, uint64_t addr, void *buf, size_t len)
+{
+	char path[64];
+	size_t done = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)proc->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(addr + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* An unmapped page reads as EIO, or as a short read. */
+			err = n < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return err;
+}

@@ -296,6 +296,31 @@ static void pid_of_replaced_srv(void)
 	CU_ASSERT(json_is_false(json_object_get(doc, "changed")));
 	json_decref(doc);
 	free(out), free(err);
+	/* the function in memory: the mapped build's bytes, fingerprint and all */
+	CU_ASSERT_EQUAL(hotpatch(&out, &err, "inspect", "--pid", pidstr, "--json", "--symbol",
+				 "srv_negotiate_signing"), 0);
+	doc = parse(out);
+	CU_ASSERT_PTR_NOT_NULL(doc);
+	{
+		const struct hp_symbol *sym = hp_elf__find_symbol(orig, "srv_negotiate_signing");
+		json_t *f = find_function(doc, "srv_negotiate_signing");
+		struct hp_func_report r;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sym);
+		CU_ASSERT_EQUAL(hp_func__analyze(orig, sym, &r), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT(json_is_true(json_object_get(f, "patchable")));
+		CU_ASSERT(json_is_true(json_object_get(f, "matches_file")));
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "fingerprint")),
+				       r.fingerprint);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "object")), exe);
+	}
+	json_decref(doc);
+	free(out), free(err);
+	CU_ASSERT_EQUAL(hotpatch(&out, &err, "inspect", "--pid", pidstr, "--symbol", "no_such_fn",
+				 NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no mapped object defines function 'no_such_fn'"));
+	free(out), free(err);
 	/* the text form flags it too */
 	CU_ASSERT_EQUAL(hotpatch(&out, &err, "inspect", "--pid", pidstr, NULL, NULL, NULL), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "replaced on disk since mapped"));
