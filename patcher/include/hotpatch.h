@@ -1039,6 +1039,72 @@ void hp_backup__free_list(char **names, size_t n);
 /* Remove the backup named sha (-ENOENT if there is none). */
 int hp_backup__remove(struct hp_state *st, const char *sha);
 
+/* ---- status: what is applied where (hp_status) ---- */
+
+/* What the state directory's journal says is applied, checked against the
+ * processes themselves (their in-process records are the truth) and the
+ * files on disk; read-only: no lock is taken, nothing is written, no
+ * process is stopped. */
+enum hp_status_problem {
+	HP_STATUS_NO_RECORD = 1 << 0,   /* live: journal says applied, the running
+					   process carries no record with its jumps */
+	HP_STATUS_PARTIAL = 1 << 1,     /* live: record found, some entries lack the jump */
+	HP_STATUS_NO_JOURNAL = 1 << 2,  /* live: record found, no completed apply journaled */
+	HP_STATUS_BACKUP = 1 << 3,      /* disk: the backup the journal names is missing or corrupt */
+	HP_STATUS_FILE_CHANGED = 1 << 4,/* disk: the file is gone or no longer the patched bytes */
+	HP_STATUS_UNFINISHED = 1 << 5,  /* a step on this target was started and never closed */
+};
+
+/* One package on one target: a file on disk or a running process. */
+struct hp_status_target {
+	char *package;           /* package id */
+	enum hp_journal_kind kind; /* disk or live */
+	char *path;              /* disk: the file; live: the file the process maps ("" unknown) */
+	pid_t pid;               /* live: the process; 0 for disk */
+	uint64_t start_time;     /* live: process start (clock ticks after boot); 0 unknown */
+	char *comm;              /* live: /proc/PID/comm, NULL when not running */
+	int64_t since_us;        /* UTC microseconds since the epoch: journal "done" time,
+				    else the record's creation time; 0 unknown */
+	char *functions;         /* functions replaced, comma-separated; NULL unknown */
+	bool journaled;          /* a completed apply in the journal, not rolled back */
+	bool running;            /* live: the process named (pid and start time) runs */
+	bool in_process;         /* live: its record holds every jump now */
+	unsigned int nfuncs;     /* live: functions in the record (0: no record) */
+	unsigned int applied;    /* live: of those, entries holding the jump now */
+	uint64_t region;         /* live: runtime address of the record's region, 0 none */
+	unsigned int problems;   /* enum hp_status_problem bits */
+	char *problem;           /* the problems in one plain line; NULL when none */
+};
+
+/* A process still running an older copy of a file patched on disk. */
+struct hp_status_stale {
+	pid_t pid;               /* the process */
+	char *comm;              /* /proc/PID/comm */
+	char *path;              /* the patched file it maps an older copy of */
+	char *package;           /* the package applied to that file */
+};
+
+struct hp_status {
+	char *state_dir;         /* the state directory read */
+	struct hp_status_target *targets; /* journal order, then records found without entry */
+	size_t nr_targets;
+	struct hp_status_stale *stale;    /* by pid */
+	size_t nr_stale;
+	struct hp_journal *journal;       /* the journal read (owned) */
+	const struct hp_journal_rec **unfinished; /* intents never closed; owned by journal */
+	size_t nr_unfinished;
+	size_t torn_line;        /* journal line skipped as torn by a crash, 0 if none */
+	size_t nr_problems;      /* targets with problems, plus unfinished steps */
+};
+
+/* Read the status of state directory dir (NULL: the default), opened
+ * read-only (no lock: a run in progress is not waited for). Processes
+ * examined: those the journal names and those mapping a file it names.
+ * Returns 0 and *out (hp_status__free), or a negative error with a message
+ * (HP_E_STATE, HP_E_FORMAT for a corrupt journal, -errno). */
+int hp_status__read(const char *dir, struct hp_status **out);
+void hp_status__free(struct hp_status *s);
+
 #ifdef __cplusplus
 }
 #endif
