@@ -1,8 +1,11 @@
-/* hotpatch apply MANIFEST --live [--pid PID]...: the package checked (the
- * dry run of `verify`), then applied in each running process that maps an
- * eligible component, one process at a time, each completely or not at all.
- * The report names every process: patched, already applied, skipped (why)
- * or failed (why). */
+/* hotpatch apply MANIFEST [--disk] [--live] [--pid PID]...: the package
+ * checked (the dry run of `verify`), then applied to the eligible files on
+ * disk (the cold patch: a patched copy replaces each file atomically) and to
+ * each running process that maps an eligible component (one process at a
+ * time, each completely or not at all). Without --disk or --live, both,
+ * disk first (docs/disk.md says why). The report names every file and
+ * process: patched, already applied, skipped (why) or failed (why).
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,14 +20,19 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hotpatch apply MANIFEST --live [--pid PID]... [OPTIONS]\n\n"
-		"Apply the package to running processes, without a restart: every process\n"
-		"that maps an eligible version of one of its components (or only the\n"
-		"processes given with --pid). Each process is patched completely or not at\n"
-		"all; one that stays busy is left unchanged.\n\n"
+		"Usage: hotpatch apply MANIFEST [--disk] [--live] [--root DIR] [--pid PID]... [OPTIONS]\n\n"
+		"Apply the package to the eligible files on disk (each replaced atomically\n"
+		"by a patched copy; the original kept in the state directory for rollback)\n"
+		"and to running processes, without a restart: every process that maps an\n"
+		"eligible version of one of its components (or only the processes given\n"
+		"with --pid). Without --disk or --live, both: the files first, then the\n"
+		"processes. Each file and each process is patched completely or not at\n"
+		"all; a process that stays busy is left unchanged.\n\n"
 		"Options:\n"
-		"  --live                 patch running processes (required)\n"
-		"  --pid PID              only this process (repeatable)\n"
+		"  --disk                 patch the files on disk\n"
+		"  --live                 patch running processes\n"
+		"  --root DIR             look for the components' files below DIR (default /)\n"
+		"  --pid PID              only this process (repeatable; needs --live)\n"
 		"  --consistency=full|entry  full (default): no thread inside a replaced\n"
 		"                         function nor returning into one; entry: no thread\n"
 		"                         inside the bytes the jump overwrites\n"
@@ -75,6 +83,7 @@ static void report(struct out_node *arr, const struct hp_verify_target *t, const
 		}
 		return;
 	}
+	out_progress_hide();
 	printf("pid %d (%s) %s: %s", (int)t->pid, t->comm ? t->comm : "?",
 	       t->path ? t->path : "?", result);
 	if (reason)
@@ -137,6 +146,7 @@ int cmd_apply(int argc, char **argv)
 	const char **keys = NULL;
 	pid_t *pids = NULL;
 	size_t nkeys = 0, npids = 0, i, patched = 0, already = 0, procs = 0;
+	size_t nprocs = 0, nfailed = 0;
 	bool live = false;
 	const char *manifest, *state_dir = NULL;
 	struct hp_state *state = NULL;
@@ -251,6 +261,9 @@ int cmd_apply(int argc, char **argv)
 		out_str(root, "package", pkg->manifest->id);
 		arr = out_array(root, "processes");
 	}
+	for (i = 0; i < rep->nr_targets; i++)
+		nprocs += rep->targets[i].pid != 0;
+	out_progress_begin("apply", "processes", nprocs);
 	for (i = 0; i < rep->nr_targets; i++) {
 		const struct hp_verify_target *t = &rep->targets[i];
 		struct hp_live_result res = { 0 };
@@ -295,7 +308,10 @@ int cmd_apply(int argc, char **argv)
 		/* The first failure decides the exit code. */
 		if (trc != EXIT_OK && rc == EXIT_OK)
 			rc = trc;
+		nfailed += trc != EXIT_OK;
+		out_progress_update(procs, nfailed);
 	}
+	out_progress_end();
 	if (!cli_json)
 		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
 		       pkg->manifest->id, patched, already, procs);

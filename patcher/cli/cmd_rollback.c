@@ -244,6 +244,7 @@ int cmd_rollback(int argc, char **argv)
 		out_str(root, "package", id);
 		arr = out_array(root, "processes");
 	}
+	out_progress_begin("rollback", "processes", npids);
 	for (i = 0; i < npids; i++) {
 		struct hp_live_result res = { 0 };
 		const char *result;
@@ -253,6 +254,7 @@ int cmd_rollback(int argc, char **argv)
 			err = hp_live__rollback(pids[i], id, &lopts, &res);
 			journal_close(state, &intent, err);
 		} else if (err == -HP_E_PROCESS) {
+			out_progress_hide();
 			cli_error("rollback: pid %d: no such process", (int)pids[i]);
 		}
 		if (!err) {
@@ -279,6 +281,7 @@ int cmd_rollback(int argc, char **argv)
 				out_uint(o, "stop_ns", res.stop_ns);
 			}
 		} else {
+			out_progress_hide();
 			printf("pid %d: %s", (int)pids[i], result);
 			if (err && err != -HP_E_NOT_APPLIED)
 				printf(": %s", hp_strerror(err));
@@ -287,7 +290,9 @@ int cmd_rollback(int argc, char **argv)
 				       res.stop_ns / 1000.0, res.region_released ? "released" : "kept");
 			putchar('\n');
 		}
+		out_progress_update(i + 1, i + 1 - done - notapp);
 	}
+	out_progress_end();
 	if (!cli_json)
 		printf("%s: %zu processes rolled back, %zu did not carry it\n", id, done, notapp);
 	else if (out_emit(done > 0))

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "output.h"
 
 static json_t *root;
@@ -144,4 +147,73 @@ void out_text_kv(int width, const char *key, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+/* Progress: one line on a terminal, redrawn in place; nothing otherwise. */
+static struct {
+	bool on;             /* drawing: stderr is a terminal, no --json, enough targets */
+	bool shown;          /* the line is on the screen now */
+	const char *what;    /* command, "apply" */
+	const char *unit;    /* what is counted, "processes" */
+	size_t total;        /* targets in the run */
+	size_t done;         /* targets finished */
+	size_t failed;       /* of which failed */
+	struct timespec last; /* CLOCK_MONOTONIC of the last draw */
+} progress;
+
+static void progress_draw(void)
+{
+	fprintf(stderr, "\r\033[K%s: %zu/%zu %s", progress.what, progress.done, progress.total,
+		progress.unit);
+	if (progress.failed)
+		fprintf(stderr, ", %zu failed", progress.failed);
+	fflush(stderr);
+	progress.shown = true;
+	clock_gettime(CLOCK_MONOTONIC, &progress.last);
+}
+
+void out_progress_begin(const char *what, const char *unit, size_t total)
+{
+	memset(&progress, 0, sizeof(progress));
+	progress.on = !cli_json && total >= OUT_PROGRESS_MIN && isatty(STDERR_FILENO);
+	progress.what = what;
+	progress.unit = unit;
+	progress.total = total;
+	if (progress.on)
+		progress_draw();
+}
+
+void out_progress_update(size_t done, size_t failed)
+{
+	struct timespec now;
+	int64_t ms;
+
+	progress.done = done;
+	progress.failed = failed;
+	if (!progress.on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - progress.last.tv_sec) * 1000 +
+	     (now.tv_nsec - progress.last.tv_nsec) / 1000000;
+	/* Redrawing on every target would cost more than patching it. */
+	if (!progress.shown || ms >= 100 || done == progress.total)
+		progress_draw();
+}
+
+void out_progress_hide(void)
+{
+	if (!progress.on || !progress.shown)
+		return;
+	/* stdout and stderr share the terminal: the report line must not
+	 * land after the progress text. */
+	fflush(stdout);
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	progress.shown = false;
+}
+
+void out_progress_end(void)
+{
+	out_progress_hide();
+	progress.on = false;
 }

@@ -9,6 +9,7 @@
 #define HP_CLI_OUTPUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define OUT_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -49,5 +50,19 @@ void out_discard(void);
 
 /* Text: "  key:<padding> value" with key padded to width. */
 void out_text_kv(int width, const char *key, const char *fmt, ...) OUT_PRINTF(3, 4);
+
+/* Progress of a run over many targets (apply, rollback): on a terminal, one
+ * line on stderr redrawn in place, at most ten times a second ("apply:
+ * 120/1000 processes, 2 failed"); when stderr is not a terminal, or with
+ * --json, nothing at all, so logs and pipes get only the report's own
+ * lines. Runs of fewer than OUT_PROGRESS_MIN targets show nothing either.
+ * A command calls out_progress_hide() before printing a report line and
+ * out_progress_update() after it; out_progress_end() erases the line. */
+#define OUT_PROGRESS_MIN 8
+
+void out_progress_begin(const char *what, const char *unit, size_t total);
+void out_progress_update(size_t done, size_t failed);
+void out_progress_hide(void);
+void out_progress_end(void);
 
 #endif /* HP_CLI_OUTPUT_H */
