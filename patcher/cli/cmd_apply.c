@@ -121,12 +121,181 @@ static void journal_close(struct hp_state *st, const struct hp_journal_rec *inte
 			  intent->action == HP_JOURNAL_APPLY ? "apply" : "rollback", (int)intent->pid);
 }
 
+/* One line (or JSON object) per file of the disk step. */
+static void report_file(struct out_node *arr, const struct hp_verify_target *t, const char *result,
+			const char *reason, const struct hp_disk_result *res)
+{
+	struct out_node *o;
+
+	if (cli_json) {
+		o = out_object(arr, NULL);
+		out_str(o, "path", t->path ? t->path : "");
+		out_str(o, "component", t->component ? t->component->name : "");
+		out_str(o, "version", t->version ? t->version : "");
+		out_str(o, "result", result);
+		if (reason)
+			out_str(o, "reason", reason);
+		if (res && res->new_sha256[0]) {
+			out_str(o, "old_sha256", res->old_sha256);
+			out_str(o, "new_sha256", res->new_sha256);
+			out_str(o, "backup", res->backup);
+		}
+		return;
+	}
+	printf("file %s: %s", t->path ? t->path : "?", result);
+	if (reason)
+		printf(": %s", reason);
+	if (res && !strcmp(result, "patched"))
+		printf(" (SHA-256 %.16s... -> %.16s...)", res->old_sha256, res->new_sha256);
+	putchar('\n');
+}
+
+/* The disk step: every component file below root that the dry run judges
+ * patchable is replaced by its cold-patched copy. Returns the exit code;
+ * *patched counts the files changed. */
+static int apply_disk(const struct hp_package *pkg, struct hp_state *state, const char *root,
+		      struct out_node *arr, size_t *patched)
+{
+	struct hp_verify_opts vopts = { 0 };
+	struct hp_verify_report *rep = NULL;
+	size_t i, already = 0, files = 0;
+	int err, rc = EXIT_OK;
+
+	vopts.root = root;
+	vopts.no_processes = 1;
+	err = hp_verify__run(pkg, &vopts, &rep);
+	if (err) {
+		cli_error("apply: %s: cannot examine the files below %s: %s; nothing changed",
+			  pkg->manifest_path, root ? root : "/", hp_strerror(err));
+		return EXIT_ERROR;
+	}
+	for (i = 0; i < rep->nr_targets; i++) {
+		const struct hp_verify_target *t = &rep->targets[i];
+		struct hp_disk_result res;
+		int trc = EXIT_OK;
+
+		if (t->pid)
+			continue;
+		files++;
+		switch (t->verdict) {
+		case HP_VERDICT_WOULD_PATCH:
+			err = hp_disk__apply(pkg, t, state, &res);
+			if (!err) {
+				(*patched)++;
+				report_file(arr, t, "patched", NULL, &res);
+			} else if (err == -HP_E_ALREADY) {
+				already++;
+				report_file(arr, t, "already applied", NULL, NULL);
+			} else {
+				report_file(arr, t, "failed", hp_strerror(err), NULL);
+				trc = cli_exit_for(err);
+			}
+			break;
+		case HP_VERDICT_ALREADY:
+			already++;
+			report_file(arr, t, "already applied", NULL, NULL);
+			break;
+		case HP_VERDICT_NOT_ELIGIBLE:
+			report_file(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
+			break;
+		default:
+			report_file(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);
+			trc = t->err ? cli_exit_for(t->err) : EXIT_ERROR;
+			break;
+		}
+		if (trc != EXIT_OK && rc == EXIT_OK)
+			rc = trc;
+	}
+	if (!cli_json)
+		printf("%s: %zu files patched, %zu already applied, %zu examined\n",
+		       pkg->manifest->id, *patched, already, files);
+	hp_verify__free(rep);
+	return rc;
+}
+
+/* The live step: every process the dry run judges patchable (all of the
+ * machine's, or those of pids). Returns the exit code; *patched counts the
+ * processes changed. */
+static int apply_live(const struct hp_package *pkg, struct hp_state *state, const pid_t *pids,
+		      size_t npids, const struct hp_live_opts *lopts, struct out_node *arr,
+		      size_t *patched)
+{
+	struct hp_verify_opts vopts = { 0 };
+	struct hp_verify_report *rep = NULL;
+	struct hp_journal_rec intent;
+	size_t i, already = 0, procs = 0;
+	int err, rc = EXIT_OK;
+
+	/* The dry run finds the processes and checks them; only what it
+	 * judges patchable is touched. */
+	vopts.no_root = 1;
+	vopts.pids = npids ? pids : NULL;
+	vopts.nr_pids = npids;
+	err = hp_verify__run(pkg, &vopts, &rep);
+	if (err) {
+		cli_error("apply: %s: cannot examine the processes: %s; nothing changed",
+			  pkg->manifest_path, hp_strerror(err));
+		return EXIT_ERROR;
+	}
+	for (i = 0; i < rep->nr_targets; i++) {
+		const struct hp_verify_target *t = &rep->targets[i];
+		struct hp_live_result res = { 0 };
+		int trc = EXIT_OK;
+
+		if (!t->pid)
+			continue;
+		procs++;
+		switch (t->verdict) {
+		case HP_VERDICT_WOULD_PATCH:
+			err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
+					     t->path, &intent);
+			if (!err) {
+				err = hp_live__apply_target(pkg, t, lopts, &res);
+				journal_close(state, &intent, err == -HP_E_ALREADY ? 0 : err);
+			}
+			if (!err) {
+				(*patched)++;
+				report(arr, t, "patched", NULL, &res);
+			} else if (err == -HP_E_ALREADY) {
+				already++;
+				report(arr, t, "already applied", NULL, NULL);
+			} else {
+				report(arr, t, "failed", hp_strerror(err), &res);
+				trc = cli_exit_for(err);
+			}
+			break;
+		case HP_VERDICT_ALREADY:
+			already++;
+			report(arr, t, "already applied", NULL, NULL);
+			break;
+		case HP_VERDICT_NOT_ELIGIBLE:
+			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
+			if (npids)
+				trc = EXIT_NOT_ELIGIBLE;
+			break;
+		default:
+			report(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);
+			trc = t->err ? cli_exit_for(t->err) : EXIT_ERROR;
+			break;
+		}
+		/* The first failure decides the exit code. */
+		if (trc != EXIT_OK && rc == EXIT_OK)
+			rc = trc;
+	}
+	if (!cli_json)
+		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
+		       pkg->manifest->id, *patched, already, procs);
+	hp_verify__free(rep);
+	return rc;
+}
+
 int cmd_apply(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE };
+	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE, OPT_ROOT };
 	static const struct option opts[] = {
 		{ "live", no_argument, NULL, OPT_LIVE },
 		{ "disk", no_argument, NULL, OPT_DISK },
+		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "consistency", required_argument, NULL, OPT_CONS },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
@@ -138,20 +307,16 @@ int cmd_apply(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hp_package_opts popts = { 0 };
-	struct hp_verify_opts vopts = { 0 };
 	struct hp_live_opts lopts = { 0 };
-	struct hp_verify_report *rep = NULL;
 	struct hp_package *pkg = NULL;
-	struct out_node *root = NULL, *arr = NULL;
+	struct out_node *root = NULL, *farr = NULL, *parr = NULL;
 	const char **keys = NULL;
 	pid_t *pids = NULL;
-	size_t nkeys = 0, npids = 0, i, patched = 0, already = 0, procs = 0;
-	size_t nprocs = 0, nfailed = 0;
-	bool live = false;
-	const char *manifest, *state_dir = NULL;
+	size_t nkeys = 0, npids = 0, nfiles = 0, nprocs = 0;
+	bool live = false, disk = false;
+	const char *manifest, *state_dir = NULL, *root_dir = NULL;
 	struct hp_state *state = NULL;
-	struct hp_journal_rec intent;
-	int c, err, rc = EXIT_OK;
+	int c, err, rc = EXIT_OK, drc = EXIT_OK, lrc = EXIT_OK;
 
 	keys = calloc((size_t)argc, sizeof(*keys));
 	pids = calloc((size_t)argc, sizeof(*pids));
@@ -166,8 +331,11 @@ int cmd_apply(int argc, char **argv)
 			live = true;
 			break;
 		case OPT_DISK:
-			rc = cli_usage_error("apply", "--disk: this command patches running processes; give --live");
-			goto out;
+			disk = true;
+			break;
+		case OPT_ROOT:
+			root_dir = optarg;
+			break;
 		case 'p':
 			if (parse_pid(optarg, &pids[npids])) {
 				rc = cli_usage_error("apply", "--pid wants a process id, not '%s'", optarg);
@@ -220,10 +388,18 @@ int cmd_apply(int argc, char **argv)
 		rc = cli_usage_error("apply", "one manifest is required");
 		goto out;
 	}
-	if (!live) {
-		rc = cli_usage_error("apply", "give --live to patch running processes");
+	/* --pid picks processes: without --live it would also patch every
+	 * file below / as a side effect nobody asked for. */
+	if (npids && !live) {
+		rc = cli_usage_error("apply", "--pid selects processes; give --live with it");
 		goto out;
 	}
+	if (root_dir && !disk && live) {
+		rc = cli_usage_error("apply", "--root selects files; give --disk with it");
+		goto out;
+	}
+	if (!disk && !live)
+		disk = live = true;
 	manifest = argv[optind];
 	popts.trusted_keys = keys;
 	popts.nr_trusted_keys = nkeys;
@@ -243,83 +419,29 @@ int cmd_apply(int argc, char **argv)
 		rc = cli_exit_for(err);
 		goto out;
 	}
-	/* The dry run finds the processes and checks them; only what it
-	 * judges patchable is touched. */
-	vopts.no_root = 1;
-	vopts.pids = npids ? pids : NULL;
-	vopts.nr_pids = npids;
-	err = hp_verify__run(pkg, &vopts, &rep);
-	if (err) {
-		cli_error("apply: %s: cannot examine the processes: %s; nothing changed", manifest,
-			  hp_strerror(err));
-		rc = EXIT_ERROR;
-		goto out;
-	}
 	if (cli_json) {
 		root = out_root();
 		out_str(root, "command", "apply");
 		out_str(root, "package", pkg->manifest->id);
-		arr = out_array(root, "processes");
+		if (disk)
+			farr = out_array(root, "files");
+		if (live)
+			parr = out_array(root, "processes");
 	}
-	for (i = 0; i < rep->nr_targets; i++)
-		nprocs += rep->targets[i].pid != 0;
-	out_progress_begin("apply", "processes", nprocs);
-	for (i = 0; i < rep->nr_targets; i++) {
-		const struct hp_verify_target *t = &rep->targets[i];
-		struct hp_live_result res = { 0 };
-		int trc = EXIT_OK;
-
-		if (!t->pid)
-			continue;
-		procs++;
-		switch (t->verdict) {
-		case HP_VERDICT_WOULD_PATCH:
-			err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
-					     t->path, &intent);
-			if (!err) {
-				err = hp_live__apply_target(pkg, t, &lopts, &res);
-				journal_close(state, &intent, err == -HP_E_ALREADY ? 0 : err);
-			}
-			if (!err) {
-				patched++;
-				report(arr, t, "patched", NULL, &res);
-			} else if (err == -HP_E_ALREADY) {
-				already++;
-				report(arr, t, "already applied", NULL, NULL);
-			} else {
-				report(arr, t, "failed", hp_strerror(err), &res);
-				trc = cli_exit_for(err);
-			}
-			break;
-		case HP_VERDICT_ALREADY:
-			already++;
-			report(arr, t, "already applied", NULL, NULL);
-			break;
-		case HP_VERDICT_NOT_ELIGIBLE:
-			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
-			if (npids)
-				trc = EXIT_NOT_ELIGIBLE;
-			break;
-		default:
-			report(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);
-			trc = t->err ? cli_exit_for(t->err) : EXIT_ERROR;
-			break;
-		}
-		/* The first failure decides the exit code. */
-		if (trc != EXIT_OK && rc == EXIT_OK)
-			rc = trc;
-		nfailed += trc != EXIT_OK;
-		out_progress_update(procs, nfailed);
-	}
-	out_progress_end();
-	if (!cli_json)
-		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
-		       pkg->manifest->id, patched, already, procs);
-	else if (out_emit(patched > 0))
+	/* Disk first: from the rename on, a new process starts patched; the
+	 * live step that follows then finds every process still running an
+	 * old copy, and sees the ones started from a patched file as already
+	 * patched (a jump out of every function), so none is left out and
+	 * none is patched twice. */
+	if (disk)
+		drc = apply_disk(pkg, state, root_dir, farr, &nfiles);
+	if (live)
+		lrc = apply_live(pkg, state, pids, npids, &lopts, parr, &nprocs);
+	rc = drc != EXIT_OK ? drc : lrc;
+	if (cli_json && out_emit(nfiles + nprocs > 0))
 		rc = EXIT_ERROR;
 out:
 	hp_state__close(state);
-	hp_verify__free(rep);
 	hp_package__close(pkg);
 	free(keys);
 	free(pids);
