@@ -223,7 +223,7 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 	struct hp_verify_opts vopts = { 0 };
 	struct hp_verify_report *rep = NULL;
 	struct hp_journal_rec intent;
-	size_t i, already = 0, procs = 0;
+	size_t i, already = 0, procs = 0, nprocs = 0, nfailed = 0;
 	int err, rc = EXIT_OK;
 
 	/* The dry run finds the processes and checks them; only what it
@@ -237,6 +237,9 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			  pkg->manifest_path, hp_strerror(err));
 		return EXIT_ERROR;
 	}
+	for (i = 0; i < rep->nr_targets; i++)
+		nprocs += rep->targets[i].pid != 0;
+	out_progress_begin("apply", "processes", nprocs);
 	for (i = 0; i < rep->nr_targets; i++) {
 		const struct hp_verify_target *t = &rep->targets[i];
 		struct hp_live_result res = { 0 };
@@ -281,7 +284,10 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 		/* The first failure decides the exit code. */
 		if (trc != EXIT_OK && rc == EXIT_OK)
 			rc = trc;
+		nfailed += trc != EXIT_OK;
+		out_progress_update(procs, nfailed);
 	}
+	out_progress_end();
 	if (!cli_json)
 		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
 		       pkg->manifest->id, *patched, already, procs);
