@@ -1105,6 +1105,58 @@ struct hp_status {
 int hp_status__read(const char *dir, struct hp_status **out);
 void hp_status__free(struct hp_status *s);
 
+/* ---- disk patching (hp_disk) ---- */
+
+/* The cold patch (docs/disk.md): an eligible file is replaced, atomically,
+ * by a new ELF holding the original bytes plus the payload linked at the
+ * file's own addresses in an added loadable segment, with a jump at each
+ * replaced function's entry and a note "HOTPATCH" naming the package. The
+ * original is kept in the state directory's backups; every step is
+ * journalled (kind "disk", details backup, old_sha256, new_sha256,
+ * functions). A file is always exactly the original or exactly the result. */
+
+/* What a disk step did. */
+struct hp_disk_result {
+	char old_sha256[65]; /* hex SHA-256 of the file before the step */
+	char new_sha256[65]; /* hex SHA-256 of the file after it */
+	char backup[65];     /* name of the original's backup (its SHA-256) */
+	uint64_t size;       /* bytes of the file after the step */
+	uint64_t segment;    /* apply: link-time address of the added segment */
+	int recovered;       /* a step a killed run left open was settled first */
+};
+
+/* Build the cold-patched bytes of the file at path for package pkg, without
+ * writing anything (pack and tests use it). The file must be an eligible
+ * version of one of pkg's components. *out is malloc'd (*len bytes).
+ * Errors as hp_disk__apply, before anything is written. */
+int hp_disk__build(const struct hp_package *pkg, const char *path, void **out, size_t *len);
+
+/* Cold-patch the file t, which hp_verify__run() judged
+ * HP_VERDICT_WOULD_PATCH (t->pid == 0), under state st (opened with its
+ * lock). res may be NULL. Returns 0 or a negative error after a message
+ * naming the file and the cause, the file unchanged: HP_E_ALREADY (it
+ * carries this package), HP_E_MISMATCH (its bytes are not those the dry run
+ * checked, or the result differs from the manifest's patched_sha256),
+ * HP_E_UNSUPPORTED (it carries another package's disk patch), errors of
+ * disk building, of the backups, the journal and the atomic replace
+ * (-ENOSPC, -EROFS, -EACCES...). */
+int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *t,
+		   struct hp_state *st, struct hp_disk_result *res);
+
+/* The files the journal of st says carry package id on disk (applied, or
+ * an apply a killed run left open), sorted. *paths is malloc'd; free with
+ * hp_disk__free_files(). */
+int hp_disk__files(struct hp_state *st, const char *id, char ***paths, size_t *n);
+void hp_disk__free_files(char **paths, size_t n);
+
+/* Put the original of path back (package id), byte for byte from its
+ * backup, atomically. Returns 0, HP_E_NOT_APPLIED (the file is the original
+ * already, or the journal knows no disk apply of id on path), HP_E_MISMATCH
+ * (the file is neither the original nor the patched result: changed since),
+ * backup and replace errors; the file unchanged on any error. */
+int hp_disk__rollback(struct hp_state *st, const char *id, const char *path,
+		      struct hp_disk_result *res);
+
 #ifdef __cplusplus
 }
 #endif
