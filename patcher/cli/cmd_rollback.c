@@ -1,7 +1,10 @@
-/* hotpatch rollback ID|MANIFEST --live [--pid PID]...: put the original
- * code back in each running process that carries the package, read from
- * the record inside the process itself, and release the injected memory.
- * Without --pid, every process of the machine carrying the package. */
+/* hotpatch rollback ID|MANIFEST [--disk] [--live] [--pid PID]...: put the
+ * original code back in each running process that carries the package
+ * (read from the record inside the process itself, the injected memory
+ * released) and each file the journal says was cold-patched with it
+ * (restored byte for byte from its backup). Without --disk or --live, both:
+ * processes first, then files. Without --pid, every process of the machine
+ * carrying the package. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,15 +23,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hotpatch rollback ID|MANIFEST --live [--pid PID]... [OPTIONS]\n\n"
+		"Usage: hotpatch rollback ID|MANIFEST [--disk] [--live] [--pid PID]... [OPTIONS]\n\n"
 		"Roll the package back in running processes: the original entries are\n"
 		"restored under the same safety rules as apply, and the injected memory\n"
 		"is released once no thread can be inside it. Without --pid, every\n"
-		"process carrying the package. A MANIFEST is opened (and its signature\n"
-		"checked) only for its package id.\n\n"
+		"process carrying the package. On disk, every file the journal says was\n"
+		"patched with it gets its original back, byte for byte (SHA-256 checked).\n"
+		"Without --disk or --live, both: processes first, then files. A MANIFEST\n"
+		"is opened (and its signature checked) only for its package id.\n\n"
 		"Options:\n"
-		"  --live                 roll back in running processes (required)\n"
-		"  --pid PID              only this process (repeatable)\n"
+		"  --disk                 restore the files patched on disk\n"
+		"  --live                 roll back in running processes\n"
+		"  --pid PID              only this process (repeatable; needs --live)\n"
 		"  --consistency=full|entry  as for apply\n"
 		"  --retries N            stop windows tried while busy (default 20)\n"
 		"  --trusted-key FILE     trust this public key for MANIFEST (repeatable)\n"
@@ -37,7 +43,8 @@ static void usage(FILE *f)
 		"  --insecure-skip-signature  do not check MANIFEST's signature\n"
 		"  --json                 one JSON document on stdout\n"
 		"  -h, --help             this help\n\n"
-		"Exit codes: 0 done (or nothing to roll back), 1 error, 2 usage, 4 busy.\n");
+		"Exit codes: 0 done (or nothing to roll back), 1 error, 2 usage, 4 busy,\n"
+		"5 a file changed since it was patched (left alone).\n");
 }
 
 /* Every process carrying a record of id (the patcher itself excluded). */
@@ -106,6 +113,63 @@ static void journal_close(struct hp_state *st, const struct hp_journal_rec *inte
 			  intent->action == HP_JOURNAL_APPLY ? "apply" : "rollback", (int)intent->pid);
 }
 
+/* The disk step: every file the journal says carries id gets its original
+ * back. Returns the exit code; *restored counts the files changed. */
+static int rollback_disk(struct hp_state *state, const char *id, struct out_node *arr,
+			 size_t *restored)
+{
+	struct hp_disk_result res;
+	char **paths = NULL;
+	size_t n = 0, i, notapp = 0;
+	int err, rc = EXIT_OK;
+
+	err = hp_disk__files(state, id, &paths, &n);
+	if (err) {
+		cli_error("rollback: journal: %s; no file restored", hp_strerror(err));
+		return cli_exit_for(err);
+	}
+	for (i = 0; i < n; i++) {
+		const char *result;
+		struct out_node *o;
+
+		err = hp_disk__rollback(state, id, paths[i], &res);
+		if (!err) {
+			(*restored)++;
+			result = "rolled back";
+		} else if (err == -HP_E_NOT_APPLIED) {
+			notapp++;
+			result = "not applied";
+		} else {
+			result = "failed";
+			if (rc == EXIT_OK)
+				rc = cli_exit_for(err);
+		}
+		if (cli_json) {
+			o = out_object(arr, NULL);
+			out_str(o, "path", paths[i]);
+			out_str(o, "result", result);
+			if (err && err != -HP_E_NOT_APPLIED)
+				out_str(o, "reason", hp_strerror(err));
+			if (!err) {
+				out_str(o, "old_sha256", res.old_sha256);
+				out_str(o, "new_sha256", res.new_sha256);
+			}
+		} else {
+			printf("file %s: %s", paths[i], result);
+			if (err && err != -HP_E_NOT_APPLIED)
+				printf(": %s", hp_strerror(err));
+			if (!err)
+				printf(" (SHA-256 %.16s... restored)", res.new_sha256);
+			putchar('\n');
+		}
+	}
+	if (!cli_json)
+		printf("%s: %zu files rolled back, %zu were the original already\n", id, *restored,
+		       notapp);
+	hp_disk__free_files(paths, n);
+	return rc;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
 	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE };
@@ -125,11 +189,11 @@ int cmd_rollback(int argc, char **argv)
 	struct hp_package_opts popts = { 0 };
 	struct hp_live_opts lopts = { 0 };
 	struct hp_package *pkg = NULL;
-	struct out_node *root = NULL, *arr = NULL, *o;
+	struct out_node *root = NULL, *arr = NULL, *farr = NULL, *o;
 	const char **keys = NULL;
 	pid_t *pids = NULL, *found = NULL;
-	size_t nkeys = 0, npids = 0, i, done = 0, notapp = 0;
-	bool live = false;
+	size_t nkeys = 0, npids = 0, i, done = 0, notapp = 0, nfiles = 0;
+	bool live = false, disk = false;
 	const char *id, *state_dir = NULL;
 	struct hp_state *state = NULL;
 	struct hp_journal_rec intent;
@@ -152,8 +216,8 @@ int cmd_rollback(int argc, char **argv)
 			live = true;
 			break;
 		case OPT_DISK:
-			rc = cli_usage_error("rollback", "--disk: this command rolls back running processes; give --live");
-			goto out;
+			disk = true;
+			break;
 		case 'p':
 			errno = 0;
 			v = strtol(optarg, &end, 10);
@@ -203,10 +267,12 @@ int cmd_rollback(int argc, char **argv)
 		rc = cli_usage_error("rollback", "one package id or manifest is required");
 		goto out;
 	}
-	if (!live) {
-		rc = cli_usage_error("rollback", "give --live to roll back in running processes");
+	if (npids && !live) {
+		rc = cli_usage_error("rollback", "--pid selects processes; give --live with it");
 		goto out;
 	}
+	if (!disk && !live)
+		disk = live = true;
 	id = argv[optind];
 	if (!stat(id, &sb) && S_ISREG(sb.st_mode)) {
 		popts.trusted_keys = keys;
@@ -227,7 +293,7 @@ int cmd_rollback(int argc, char **argv)
 		rc = cli_exit_for(err);
 		goto out;
 	}
-	if (!npids) {
+	if (live && !npids) {
 		err = find_carriers(id, &found, &npids);
 		if (err) {
 			cli_error("rollback: cannot list the processes: %s", hp_strerror(err));
@@ -242,10 +308,16 @@ int cmd_rollback(int argc, char **argv)
 		root = out_root();
 		out_str(root, "command", "rollback");
 		out_str(root, "package", id);
-		arr = out_array(root, "processes");
+		if (live)
+			arr = out_array(root, "processes");
+		if (disk)
+			farr = out_array(root, "files");
 	}
-	out_progress_begin("rollback", "processes", npids);
-	for (i = 0; i < npids; i++) {
+	/* Processes first, the reverse of apply: until the files are restored
+	 * a new process still starts patched, as every running one is. */
+	if (live)
+		out_progress_begin("rollback", "processes", npids);
+	for (i = 0; live && i < npids; i++) {
 		struct hp_live_result res = { 0 };
 		const char *result;
 
@@ -292,10 +364,18 @@ int cmd_rollback(int argc, char **argv)
 		}
 		out_progress_update(i + 1, i + 1 - done - notapp);
 	}
-	out_progress_end();
-	if (!cli_json)
-		printf("%s: %zu processes rolled back, %zu did not carry it\n", id, done, notapp);
-	else if (out_emit(done > 0))
+	if (live) {
+		out_progress_end();
+		if (!cli_json)
+			printf("%s: %zu processes rolled back, %zu did not carry it\n", id, done, notapp);
+	}
+	if (disk) {
+		int drc = rollback_disk(state, id, farr, &nfiles);
+
+		if (rc == EXIT_OK)
+			rc = drc;
+	}
+	if (cli_json && out_emit(done + nfiles > 0))
 		rc = EXIT_ERROR;
 out:
 	hp_state__close(state);
