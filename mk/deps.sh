@@ -5,8 +5,8 @@
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libelf-dev libcapstone-dev zlib1g-dev libsodium-dev libjansson-dev libcunit1-dev"
-check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3"
-demo_pkgs="procps"
+check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3 man-db groff-base"
+demo_pkgs="procps bsdextrautils"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
