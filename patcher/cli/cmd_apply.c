@@ -192,7 +192,12 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 			}
 			break;
 		case HP_VERDICT_ALREADY:
-			already++;
+			/* Through the executor all the same: it settles a step a
+			 * killed run left open in the journal, then says already. */
+			if (hp_disk__apply(pkg, t, state, &res) == 0)
+				(*patched)++;
+			else
+				already++;
 			report_file(arr, t, "already applied", NULL, NULL);
 			break;
 		case HP_VERDICT_NOT_ELIGIBLE:

@@ -1,0 +1,523 @@
+/* hotpatch apply --disk / rollback --disk end to end, on copies of the real
+ * eligible srv and libmrxsmb.so builds laid out below a --root: the
+ * cold-patched files are sound ELF (eu-elflint, readelf), run and serve
+ * with the fixed behaviour (connect outcomes over loopback), run clean under
+ * valgrind; applying twice changes nothing; rollback restores the original
+ * SHA-256; hotpatch killed at every step of apply and rollback leaves each
+ * file exactly the original or exactly the patched result; a full disk and
+ * a read-only file system give clear errors with nothing lost. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hotpatch.h"
+#include "support.h"
+
+#define SRV_ELIGIBLE "5.2.3790.2691"
+#define SRV_OLD "5.2.3790.1830"
+#define MRX_ELIGIBLE "5.2.3790.2697"
+
+static char *run(const char *fmt, int *rc, ...) __attribute__((format(printf, 1, 3)));
+
+static char *run(const char *fmt, int *rc, ...)
+{
+	char *cmd = NULL, *out = NULL, *err = NULL, *both = NULL;
+	va_list ap;
+
+	va_start(ap, rc);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	*rc = cmd ? ts_sh(cmd, &out, &err) : -1;
+	if (asprintf(&both, "%s%s", out ? out : "", err ? err : "") < 0)
+		both = NULL;
+	fprintf(stderr, "$ %s\n%s[exit %d]\n", cmd ? cmd : "?", both ? both : "", *rc);
+	free(cmd);
+	free(out);
+	free(err);
+	return both;
+}
+
+/* A root holding the eligible srv and mrxsmb builds (and smbcli beside
+ * them, finding the library through its $ORIGIN/../lib runpath) plus a
+ * srv of a version the package was not built for, in dir/root. */
+static const char *make_root(const char *dir)
+{
+	const char *root = ts_join(dir, "root");
+	char *out;
+	int rc;
+
+	out = run("set -e; r='%s'; mkdir -p $r/usr/sbin $r/usr/local/sbin $r/usr/lib $r/usr/bin; "
+		  "cp '%s' $r/usr/sbin/srv; cp '%s' $r/usr/local/sbin/srv; cp '%s' $r/usr/lib/; "
+		  "cp '%s' $r/usr/bin/; chmod 0751 $r/usr/sbin/srv",
+		  &rc, root, ts_build_path("targets/srv/%s/srv", SRV_ELIGIBLE),
+		  ts_build_path("targets/srv/%s/srv", SRV_OLD),
+		  ts_build_path("targets/mrxsmb/%s/libmrxsmb.so", MRX_ELIGIBLE),
+		  ts_build_path("targets/mrxsmb/%s/smbcli", MRX_ELIGIBLE));
+	free(out);
+	CU_ASSERT_EQUAL(rc, 0);
+	return rc ? NULL : root;
+}
+
+static const char *pkg_args(void)
+{
+	static char buf[8192];
+
+	snprintf(buf, sizeof(buf), "'%s' --trusted-key '%s'",
+		 ts_build_path("packages/KB916846/manifest.json"), ts_build_path("keys/vendor.pub"));
+	return buf;
+}
+
+static void sha_of(const char *path, char sha[65])
+{
+	if (hp_sha256_file(path, sha))
+		strcpy(sha, "(unreadable)");
+}
+
+static int apply_disk(const char *root, const char *state, const char *fault, char **out)
+{
+	int rc;
+	char *o = run("%s%s '%s' apply %s --disk --root '%s' --state-dir '%s'", &rc,
+		      fault ? "HOTPATCH_FAULT=" : "", fault ? fault : "",
+		      ts_build_path("bin/hotpatch"), pkg_args(), root, state);
+
+	if (out)
+		*out = o;
+	else
+		free(o);
+	return rc;
+}
+
+static int rollback_disk(const char *state, const char *fault, char **out)
+{
+	int rc;
+	char *o = run("%s%s '%s' rollback KB916846 --disk --state-dir '%s'", &rc,
+		      fault ? "HOTPATCH_FAULT=" : "", fault ? fault : "",
+		      ts_build_path("bin/hotpatch"), state);
+
+	if (out)
+		*out = o;
+	else
+		free(o);
+	return rc;
+}
+
+/* srv (bin) at a setting on a free port; its pid, the port in *port. */
+static pid_t start_srv(const char *dir, const char *bin, const char *setting, int *port,
+		       bool valgrind)
+{
+	char listen[64], conf[4096], share[4096], log[4096];
+	pid_t pid;
+
+	snprintf(conf, sizeof(conf), "%s/%s.conf", dir, setting);
+	snprintf(share, sizeof(share), "%s/share", dir);
+	snprintf(log, sizeof(log), "%s/srv-%s.log", dir, setting);
+	*port = ts_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", *port);
+	if (valgrind) {
+		char *argv[] = { "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+				 "--errors-for-leak-kinds=definite", (char *)bin, "--listen", listen,
+				 "--config", conf, "--share", share, "--threads", "2", NULL };
+
+		pid = ts_spawn(argv, log);
+	} else {
+		char *argv[] = { (char *)bin, "--listen", listen, "--config", conf, "--share", share,
+				 "--threads", "2", NULL };
+
+		pid = ts_spawn(argv, log);
+	}
+	if (pid > 0 && !ts_wait_port(*port, valgrind ? 20000 : 5000)) {
+		ts_stop(pid, 1000);
+		return -1;
+	}
+	return pid;
+}
+
+/* smbcli (bin) at a setting against port: its exit code (0 signed,
+ * 10 not signed, 11 no communication). */
+static int connect_cli(const char *dir, const char *bin, const char *setting, int port,
+		       bool valgrind)
+{
+	char *out;
+	int rc;
+
+	out = run("%s'%s' connect --server 127.0.0.1:%d --config '%s/%s.conf' --read readme.txt",
+		  &rc, valgrind ? "valgrind -q --error-exitcode=99 --leak-check=full "
+				  "--errors-for-leak-kinds=definite " : "",
+		  bin, port, dir, setting);
+	free(out);
+	return rc;
+}
+
+static void write_confs(const char *dir)
+{
+	static const char *const confs[][2] = {
+		{ "disabled", "EnableSecuritySignature = 0\nRequireSecuritySignature = 0\n" },
+		{ "required", "EnableSecuritySignature = 1\nRequireSecuritySignature = 1\n" },
+	};
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.conf", dir, confs[i][0]);
+		CU_ASSERT(ts_write_file(path, confs[i][1], strlen(confs[i][1])) == 0);
+	}
+	snprintf(path, sizeof(path), "%s/share", dir);
+	CU_ASSERT(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/share/readme.txt", dir);
+	CU_ASSERT(ts_write_file(path, "disk\n", 5) == 0);
+}
+
+/* The article's cells that tell a patched build from an unpatched one:
+ * server Disabled against a client that Requires, and the reverse. */
+static void check_behaviour(const char *dir, const char *root, bool patched, bool valgrind)
+{
+	const char *srv = ts_join(root, "usr/sbin/srv"), *cli = ts_join(root, "usr/bin/smbcli");
+	int port, rc;
+	pid_t pid;
+
+	pid = start_srv(dir, srv, "disabled", &port, valgrind);
+	CU_ASSERT_FATAL(pid > 0);
+	/* A patched client announces it requires signing; a patched server
+	 * then signs although set to Disabled. */
+	CU_ASSERT_EQUAL(connect_cli(dir, cli, "required", port, valgrind), patched ? 0 : 11);
+	CU_ASSERT_EQUAL(connect_cli(dir, cli, "disabled", port, false), 10);
+	rc = ts_stop(pid, valgrind ? 20000 : 3000);
+	CU_ASSERT_EQUAL(rc, 0);
+	pid = start_srv(dir, srv, "required", &port, false);
+	CU_ASSERT_FATAL(pid > 0);
+	/* A patched client set to Disabled signs when the server requires. */
+	CU_ASSERT_EQUAL(connect_cli(dir, cli, "disabled", port, false), patched ? 0 : 11);
+	CU_ASSERT_EQUAL(ts_stop(pid, 3000), 0);
+}
+
+static void apply_run_rollback(void)
+{
+	const char *dir = ts_tmpdir(), *root, *state;
+	char srv0[65], lib0[65], old0[65], srv1[65], lib1[65], sha[65], *out;
+	struct stat sb;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	state = ts_join(dir, "state");
+	write_confs(dir);
+	sha_of(ts_join(root, "usr/sbin/srv"), srv0);
+	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), lib0);
+	sha_of(ts_join(root, "usr/local/sbin/srv"), old0);
+	check_behaviour(dir, root, false, false);
+
+	rc = apply_disk(root, state, NULL, &out);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "2 files patched") && strstr(out, "skipped"));
+	free(out);
+	sha_of(ts_join(root, "usr/sbin/srv"), srv1);
+	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), lib1);
+	CU_ASSERT(strcmp(srv0, srv1) != 0 && strcmp(lib0, lib1) != 0);
+	sha_of(ts_join(root, "usr/local/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, old0);
+	CU_ASSERT(stat(ts_join(root, "usr/sbin/srv"), &sb) == 0 && (sb.st_mode & 07777) == 0751);
+
+	/* Sound files, as the toolchain sees them. */
+	out = run("eu-elflint --gnu-ld '%s' && eu-elflint --gnu-ld '%s'", &rc,
+		  ts_join(root, "usr/sbin/srv"), ts_join(root, "usr/lib/libmrxsmb.so"));
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	out = run("readelf -lW '%s' && readelf -SW '%s' && readelf -p .hotpatch.record '%s'", &rc,
+		  ts_join(root, "usr/sbin/srv"), ts_join(root, "usr/sbin/srv"),
+		  ts_join(root, "usr/sbin/srv"));
+	CU_ASSERT(rc == 0 && out && strstr(out, ".hotpatch.text") && strstr(out, "PHDR") &&
+		  strstr(out, "package=KB916846"));
+	free(out);
+	out = run("gdb -batch -nx -ex 'info functions srv_negotiate_signing' '%s'", &rc,
+		  ts_join(root, "usr/sbin/srv"));
+	CU_ASSERT(rc == 0 && out && strstr(out, "srv_negotiate_signing") && !strstr(out, "not in executable format"));
+	free(out);
+
+	/* The patched builds behave as the article's fix. */
+	check_behaviour(dir, root, true, false);
+
+	/* Again: nothing changes. */
+	rc = apply_disk(root, state, NULL, &out);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "0 files patched, 2 already applied"));
+	free(out);
+	out = run("'%s' --json apply %s --disk --root '%s' --state-dir '%s'", &rc,
+		  ts_build_path("bin/hotpatch"), pkg_args(), root, state);
+	CU_ASSERT(rc == 0 && out && strstr(out, "\"changed\": false") && strstr(out, "\"files\""));
+	free(out);
+	sha_of(ts_join(root, "usr/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv1);
+
+	/* The dry run says so too. */
+	out = run("'%s' verify %s --root '%s' --no-processes", &rc, ts_build_path("bin/hotpatch"),
+		  pkg_args(), root);
+	CU_ASSERT(out && strstr(out, "already"));
+	free(out);
+
+	/* Rollback: the originals, byte for byte; again: nothing to do. */
+	out = run("'%s' --json rollback KB916846 --disk --state-dir '%s'", &rc,
+		  ts_build_path("bin/hotpatch"), state);
+	CU_ASSERT(rc == 0 && out && strstr(out, "\"rolled back\"") && strstr(out, "\"changed\": true"));
+	free(out);
+	sha_of(ts_join(root, "usr/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, lib0);
+	CU_ASSERT(stat(ts_join(root, "usr/sbin/srv"), &sb) == 0 && (sb.st_mode & 07777) == 0751);
+	rc = rollback_disk(state, NULL, &out);
+	CU_ASSERT(rc == 0 && out && strstr(out, "0 files rolled back"));
+	free(out);
+	check_behaviour(dir, root, false, false);
+
+	/* Deterministic: a second apply gives the same bytes. */
+	CU_ASSERT_EQUAL(apply_disk(root, state, NULL, NULL), 0);
+	sha_of(ts_join(root, "usr/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv1);
+	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, lib1);
+	CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
+}
+
+static void patched_runs_clean_under_valgrind(void)
+{
+	const char *dir = ts_tmpdir(), *root;
+	int rc;
+	char *out;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	out = run("command -v valgrind", &rc);
+	free(out);
+	if (rc) {
+		CU_FAIL("valgrind is not installed");
+		return;
+	}
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	write_confs(dir);
+	CU_ASSERT_EQUAL_FATAL(apply_disk(root, ts_join(dir, "state"), NULL, NULL), 0);
+	check_behaviour(dir, root, true, true);
+}
+
+/* The file is exactly one of two contents. */
+static bool one_of(const char *path, const char *a, const char *b)
+{
+	char sha[65];
+
+	sha_of(path, sha);
+	if (!strcmp(sha, a) || !strcmp(sha, b))
+		return true;
+	fprintf(stderr, "%s: SHA-256 %s is neither %s nor %s\n", path, sha, a, b);
+	return false;
+}
+
+static void killed_at_every_step(void)
+{
+	static const char *const apply_steps[] = {
+		"disk-built", "disk-backed-up", "disk-intent", "atomic-created", "atomic-partial",
+		"atomic-written", "atomic-synced", "atomic-renamed", "atomic-done", "disk-replaced",
+	};
+	static const char *const rollback_steps[] = {
+		"disk-rb-intent", "atomic-created", "atomic-partial", "atomic-written",
+		"atomic-synced", "atomic-renamed", "atomic-done", "disk-restored",
+	};
+	const char *dir = ts_tmpdir(), *root, *state, *srv, *lib;
+	char srv0[65], lib0[65], srv1[65], lib1[65], sha[65];
+	size_t i;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	state = ts_join(dir, "state");
+	srv = ts_join(root, "usr/sbin/srv");
+	lib = ts_join(root, "usr/lib/libmrxsmb.so");
+	sha_of(srv, srv0);
+	sha_of(lib, lib0);
+	CU_ASSERT_EQUAL_FATAL(apply_disk(root, state, NULL, NULL), 0);
+	sha_of(srv, srv1);
+	sha_of(lib, lib1);
+	CU_ASSERT_EQUAL_FATAL(rollback_disk(state, NULL, NULL), 0);
+
+	for (i = 0; i < (sizeof(apply_steps) / sizeof(apply_steps[0])); i++) {
+		rc = apply_disk(root, state, apply_steps[i], NULL);
+		CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
+		CU_ASSERT(one_of(srv, srv0, srv1));
+		CU_ASSERT(one_of(lib, lib0, lib1));
+		/* The next run completes it, whatever was left. */
+		CU_ASSERT_EQUAL(apply_disk(root, state, NULL, NULL), 0);
+		sha_of(srv, sha);
+		CU_ASSERT_STRING_EQUAL(sha, srv1);
+		sha_of(lib, sha);
+		CU_ASSERT_STRING_EQUAL(sha, lib1);
+		/* The journal knows it is applied: rollback finds it. */
+		CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
+		sha_of(srv, sha);
+		CU_ASSERT_STRING_EQUAL(sha, srv0);
+		sha_of(lib, sha);
+		CU_ASSERT_STRING_EQUAL(sha, lib0);
+	}
+	for (i = 0; i < (sizeof(rollback_steps) / sizeof(rollback_steps[0])); i++) {
+		CU_ASSERT_EQUAL(apply_disk(root, state, NULL, NULL), 0);
+		rc = rollback_disk(state, rollback_steps[i], NULL);
+		CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
+		CU_ASSERT(one_of(srv, srv0, srv1));
+		CU_ASSERT(one_of(lib, lib0, lib1));
+		CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
+		sha_of(srv, sha);
+		CU_ASSERT_STRING_EQUAL(sha, srv0);
+		sha_of(lib, sha);
+		CU_ASSERT_STRING_EQUAL(sha, lib0);
+	}
+}
+
+/* ---- full and read-only file systems ------------------------------------ */
+
+/* Mounts made by this test stay in a mount namespace of its own (the
+ * hotpatch processes it starts inherit it). */
+static bool private_mounts(void)
+{
+	static int done; /* 1: ready, -1: not possible */
+
+	if (!done) {
+		done = -1;
+		if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+			done = 1;
+		else
+			fprintf(stderr, "note: cannot mount here (not root?): %s\n", strerror(errno));
+	}
+	return done == 1;
+}
+
+/* A root on a small tmpfs of its own, the state directory outside it. */
+static const char *tmpfs_root(const char *dir, const char *size)
+{
+	const char *mnt = ts_join(dir, "mnt");
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%s,mode=0755", size);
+	if (mkdir(mnt, 0755) < 0 || mount("tmpfs", mnt, "tmpfs", 0, opts) < 0) {
+		CU_FAIL("cannot mount a tmpfs");
+		return NULL;
+	}
+	return make_root(mnt) ? mnt : NULL;
+}
+
+static void fill(const char *dir)
+{
+	const char *filler = ts_join(dir, "filler");
+	char block[4096];
+	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	memset(block, 'f', sizeof(block));
+	while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+		;
+	while (fd >= 0 && write(fd, block, 1) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void full_disk_loses_nothing(void)
+{
+	const char *dir = ts_tmpdir(), *mnt, *root, *srv;
+	char srv0[65], sha[65], *out;
+	int rc;
+
+	if (!private_mounts()) {
+		CU_FAIL("a private mount namespace is needed (run as root)");
+		return;
+	}
+	mnt = tmpfs_root(dir, "1m");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mnt);
+	root = ts_join(mnt, "root");
+	srv = ts_join(root, "usr/sbin/srv");
+	sha_of(srv, srv0);
+	fill(mnt);
+	rc = apply_disk(root, ts_join(dir, "state"), NULL, &out);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT(out && strstr(out, strerror(ENOSPC)) && strstr(out, "usr/sbin/srv"));
+	free(out);
+	sha_of(srv, sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	out = run("ls -a '%s/usr/sbin' '%s/usr/lib'", &rc, root, root);
+	CU_ASSERT(out && !strstr(out, ".hp"));
+	free(out);
+	/* Room again: the same command completes. */
+	CU_ASSERT(unlink(ts_join(mnt, "filler")) == 0);
+	CU_ASSERT_EQUAL(apply_disk(root, ts_join(dir, "state"), NULL, NULL), 0);
+	CU_ASSERT_EQUAL(rollback_disk(ts_join(dir, "state"), NULL, NULL), 0);
+	sha_of(srv, sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	CU_ASSERT_EQUAL(umount2(mnt, MNT_DETACH), 0);
+}
+
+static void read_only_file_system_loses_nothing(void)
+{
+	const char *dir = ts_tmpdir(), *mnt, *root, *srv;
+	char srv0[65], sha[65], *out;
+	int rc;
+
+	if (!private_mounts()) {
+		CU_FAIL("a private mount namespace is needed (run as root)");
+		return;
+	}
+	mnt = tmpfs_root(dir, "2m");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mnt);
+	root = ts_join(mnt, "root");
+	srv = ts_join(root, "usr/sbin/srv");
+	sha_of(srv, srv0);
+	CU_ASSERT_EQUAL_FATAL(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+	rc = apply_disk(root, ts_join(dir, "state"), NULL, &out);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT(out && strstr(out, strerror(EROFS)) && strstr(out, "usr/sbin/srv"));
+	free(out);
+	sha_of(srv, sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	/* Patched, then the file system turned read-only: rollback says why
+	 * it cannot, and the patched file stays whole. */
+	CU_ASSERT_EQUAL(mount(NULL, mnt, NULL, MS_REMOUNT, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(apply_disk(root, ts_join(dir, "state"), NULL, NULL), 0);
+	sha_of(srv, sha);
+	CU_ASSERT_EQUAL_FATAL(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+	{
+		char patched[65];
+
+		memcpy(patched, sha, sizeof(patched));
+		rc = rollback_disk(ts_join(dir, "state"), NULL, &out);
+		CU_ASSERT_EQUAL(rc, 1);
+		CU_ASSERT(out && strstr(out, strerror(EROFS)));
+		free(out);
+		sha_of(srv, sha);
+		CU_ASSERT_STRING_EQUAL(sha, patched);
+	}
+	CU_ASSERT_EQUAL(mount(NULL, mnt, NULL, MS_REMOUNT, NULL), 0);
+	CU_ASSERT_EQUAL(rollback_disk(ts_join(dir, "state"), NULL, NULL), 0);
+	sha_of(srv, sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	CU_ASSERT_EQUAL(umount2(mnt, MNT_DETACH), 0);
+}
+
+void test_register(void)
+{
+	static const struct ts_test tests[] = {
+		{ "apply --disk, run, apply again, rollback (srv, libmrxsmb.so)", apply_run_rollback },
+		{ "cold-patched srv and smbcli under valgrind", patched_runs_clean_under_valgrind },
+		{ "killed at every step of apply and rollback: original or patched", killed_at_every_step },
+		{ "full disk: clear error, nothing lost", full_disk_loses_nothing },
+		{ "read-only file system: clear error, nothing lost", read_only_file_system_loses_nothing },
+		{ NULL, NULL },
+	};
+
+	ts_add_suite("disk", tests);
+}
