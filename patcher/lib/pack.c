@@ -16,6 +16,8 @@
 
 #include "hotpatch.h"
 #include "internal.h"
+#include "disk.h"
+#include "fileio.h"
 #include "link.h"
 #include "manifest.h"
 
@@ -246,6 +248,80 @@ out:
 	return err;
 }
 
+/* Pin the SHA-256 of the cold-patched result of each eligible build given
+ * for c (format 2 patched_sha256): the disk executor's own writer builds it
+ * from the file and the payload object, as apply will, so verify and apply
+ * can recognise and check a patched file. A payload a version cannot take
+ * on disk (absolute addresses in a position-independent file) leaves that
+ * version without a pin: it can still be patched live. */
+static int pin_patched(const char *id, struct hp_manifest_component *c, const char *object,
+		       const struct hp_pack_opts *opts)
+{
+	struct link_object *obj = NULL;
+	struct hp_elf *elf = NULL;
+	void *buf = NULL, *file = NULL;
+	uint8_t *out = NULL;
+	size_t len = 0, flen = 0, olen = 0, i, j;
+	int err;
+
+	err = read_object(object, &buf, &len);
+	if (!err)
+		err = link_object_open(buf, len, object, &obj);
+	if (err)
+		goto out;
+	for (i = 0; i < opts->nr_targets; i++) {
+		const struct hp_identity *ident;
+		struct hp_manifest_version *v = NULL;
+		char sha[65];
+
+		if (strcmp(opts->targets[i].component, c->name))
+			continue;
+		err = fileio_read(opts->targets[i].path, 1u << 30, &file, &flen);
+		if (err) {
+			pr_warn("pack: %s: %s", opts->targets[i].path, hp_strerror(err));
+			goto out;
+		}
+		elf = hp_elf__open(opts->targets[i].path);
+		if (!elf) {
+			err = -errno;
+			goto out;
+		}
+		ident = hp_elf__identity(elf);
+		for (j = 0; ident->pkg_version && j < c->nr_versions; j++)
+			if (!strcmp(c->versions[j].version, ident->pkg_version))
+				v = &c->versions[j];
+		err = hp_sha256_buf(file, flen, sha);
+		if (!err && (!v || strcmp(sha, ident->sha256) || strcmp(sha, v->sha256))) {
+			pr_warn("pack: %s: changed while being packed", opts->targets[i].path);
+			err = -HP_E_MISMATCH;
+		}
+		if (!err)
+			err = disk_build(id, c, obj, elf, file, flen, &out, &olen);
+		if (err == -HP_E_UNSUPPORTED) {
+			pr_warn("pack: %s: component %s version %s: no disk patch (live only)",
+				opts->targets[i].path, c->name, v->version);
+			err = 0;
+		} else if (!err) {
+			err = hp_sha256_buf(out, olen, v->patched_sha256);
+		}
+		if (err)
+			goto out;
+		free(out);
+		free(file);
+		hp_elf__close(elf);
+		out = NULL;
+		file = NULL;
+		elf = NULL;
+	}
+out:
+	free(out);
+	free(file);
+	hp_elf__close(elf);
+	link_object_free(obj);
+	free(buf);
+	return err;
+}
+
 int hp_package__create(const char *source, const char *outdir, const struct hp_pack_opts *opts)
 {
 	struct hp_manifest *m = NULL, *check = NULL;
@@ -291,7 +367,13 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 		err = pin_component(c, opts);
 		if (err)
 			goto out;
+		err = pin_patched(m->id, c, object, opts);
+		if (err)
+			goto out;
 	}
+	/* patched_sha256 is a format 2 field. */
+	if (m->format < 2)
+		m->format = 2;
 	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		pr_warn("pack: %s: %s", outdir, strerror(errno));

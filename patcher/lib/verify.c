@@ -292,6 +292,23 @@ static int check_eligible(struct run *r, struct hp_verify_target *t, const struc
 		err = err == -ENOMEM ? err : 0;
 		goto out;
 	}
+	/* A file: the cold patch must give exactly the result the package
+	 * pins (format 2), built as apply --disk would. */
+	if (!t->pid && v->patched_sha256[0]) {
+		void *img = NULL;
+		size_t ilen = 0;
+
+		err = hp_disk__build(r->pkg, t->path, &img, &ilen);
+		free(img);
+		if (err) {
+			verdict(t, HP_VERDICT_REFUSED, err,
+				"the disk patch cannot be built as the package pins it (%s)",
+				hp_strerror(err));
+			pr_warn("verify: %s: %s", where, t->reason);
+			err = err == -ENOMEM ? err : 0;
+			goto out;
+		}
+	}
 	verdict(t, HP_VERDICT_WOULD_PATCH, 0, NULL);
 out:
 	free(rep);
