@@ -453,6 +453,17 @@ static int orphan_records(struct hp_status *s, const struct scan *sc)
 	return 0;
 }
 
+static bool live_patched(const struct hp_status *s, pid_t pid, const char *pkg)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_targets; i++)
+		if (s->targets[i].kind == HP_JOURNAL_LIVE && s->targets[i].pid == pid &&
+		    s->targets[i].in_process && !strcmp(s->targets[i].package, pkg))
+			return true;
+	return false;
+}
+
 /* Processes mapping a file patched on disk whose mapping is not the file
  * now at that path: they run the old code until restarted. */
 static int stale_processes(struct hp_status *s, const struct scan *sc)
@@ -478,7 +489,8 @@ static int stale_processes(struct hp_status *s, const struct scan *sc)
 				    makedev(m->dev_major, m->dev_minor) != sb.st_dev)
 					break;
 			}
-			if (k == pm->n)
+			/* Patched live meanwhile: it runs the fixed code already. */
+			if (k == pm->n || live_patched(s, sc->procs[p].pid, t->package))
 				continue;
 			x = realloc(s->stale, (s->nr_stale + 1) * sizeof(*x));
 			if (!x)

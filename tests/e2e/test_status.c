@@ -372,6 +372,87 @@ static void disk_entry(void)
 	CU_ASSERT(ts_stop(p, 2000) >= 0);
 }
 
+/* hotpatch apply --disk on a copy of srv under a root, and --live on
+ * another process: both kinds at once; a process started before the disk
+ * patch is named as running the old copy, one started after is not; each
+ * rollback removes its own entries. */
+static void disk_and_live_cli(void)
+{
+	const char *dir = ts_tmpdir(), *hp = ts_build_path("bin/hotpatch");
+	char *manifest = strdup(ts_build_path("packages/KB916846/manifest.json"));
+	char *key = strdup(ts_build_path("keys/vendor.pub"));
+	char *bin = strdup(ts_build_path("targets/srv/" SRV_ELIGIBLE "/srv"));
+	char state[4096], root[4096], target[4096 + 16], *out;
+	json_t *doc, *t;
+	pid_t before, live, after;
+	int rc;
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(root, sizeof(root), "%s/root", dir);
+	snprintf(target, sizeof(target), "%s/usr/sbin/srv", root);
+	out = run("mkdir -p '%s/usr/sbin'", &rc, root);
+	free(out);
+	CU_ASSERT_FATAL(copy_file(bin, target) == 0);
+	before = start_srv(target, dir);
+	live = start_srv(bin, dir);
+	CU_ASSERT_FATAL(before > 0 && live > 0);
+
+	out = run("'%s' apply '%s' --trusted-key '%s' --disk --root '%s' --state-dir '%s'", &rc, hp,
+		  manifest, key, root, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	doc = status(state);
+	t = disk_target(doc, target);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_STRING_EQUAL(str(t, "state"), "applied");
+	CU_ASSERT(json_is_true(json_object_get(t, "journaled")));
+	CU_ASSERT(json_is_string(json_object_get(t, "since")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(t, "functions"), 0)),
+			       "srv_negotiate_signing");
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(t, "problems")), 0);
+	CU_ASSERT(is_stale(doc, before, target));
+	json_decref(doc);
+
+	/* Both: the live patch of another process beside the disk one. */
+	out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d --state-dir '%s'", &rc, hp,
+		  manifest, key, (int)live, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	after = start_srv(target, dir);
+	CU_ASSERT_FATAL(after > 0);
+	doc = status(state);
+	CU_ASSERT_PTR_NOT_NULL(disk_target(doc, target));
+	t = live_target(doc, live);
+	CU_ASSERT(t && !strcmp(str(t, "state"), "applied"));
+	CU_ASSERT(is_stale(doc, before, target));
+	CU_ASSERT(!is_stale(doc, after, target));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(doc, "problems")), 0);
+	json_decref(doc);
+
+	/* Each rollback takes its own entry away. */
+	out = run("'%s' rollback KB916846 --live --pid %d --state-dir '%s'", &rc, hp, (int)live, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	doc = status(state);
+	CU_ASSERT_PTR_NULL(live_target(doc, live));
+	CU_ASSERT_PTR_NOT_NULL(disk_target(doc, target));
+	json_decref(doc);
+	out = run("'%s' rollback KB916846 --disk --state-dir '%s'", &rc, hp, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	doc = status(state);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(doc, "targets")), 0);
+	CU_ASSERT(!is_stale(doc, before, target));
+	json_decref(doc);
+
+	CU_ASSERT(ts_stop(before, 2000) >= 0);
+	CU_ASSERT(ts_stop(live, 2000) >= 0);
+	CU_ASSERT(ts_stop(after, 2000) >= 0);
+	free(manifest);
+	free(key);
+	free(bin);
+}
+
 static void errors(void)
 {
 	const char *dir = ts_tmpdir(), *hp = ts_build_path("bin/hotpatch");
@@ -400,6 +481,7 @@ void test_register(void)
 	static const struct ts_test tests[] = {
 		{ "live apply, partial failure, rollback, exit", live_lifecycle },
 		{ "file patched on disk: entry, stale process, backup, changed file", disk_entry },
+		{ "apply --disk and --live, both, rollbacks", disk_and_live_cli },
 		{ "errors", errors },
 		{ NULL, NULL },
 	};
