@@ -258,7 +258,7 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 
 	/* The note first: a file already cold-patched is recognised whatever
 	 * else it carries, and never patched twice. */
-	err = elf_write_find_note(f->bytes, f->len, note, sizeof(note));
+	err = elf_write_find_note(f->bytes, f->len, f->path, note, sizeof(note));
 	if (err < 0)
 		return err;
 	if (err > 0) {

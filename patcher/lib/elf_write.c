@@ -318,7 +318,8 @@ out:
 	return err;
 }
 
-int elf_write_find_note(const uint8_t *orig, size_t len, char *buf, size_t size)
+int elf_write_find_note(const uint8_t *orig, size_t len, const char *name, char *buf,
+			size_t size)
 {
 	const Elf64_Phdr *ph;
 	Elf64_Ehdr eh;
@@ -326,7 +327,7 @@ int elf_write_find_note(const uint8_t *orig, size_t len, char *buf, size_t size)
 	uint64_t off, desc_off;
 	int err;
 
-	err = read_headers(orig, len, "(file)", &eh, &ph);
+	err = read_headers(orig, len, name, &eh, &ph);
 	if (err)
 		return err;
 	/* The record sits right after the program header table the writer

@@ -58,9 +58,10 @@ int elf_write_build(const uint8_t *orig, size_t len, const char *name,
 		    const struct elf_write_plan *plan, const struct elf_write_add *add,
 		    uint8_t **out, size_t *out_len);
 
-/* The note descriptor of a file cold-patched by hotpatch, copied into buf
+/* The record's text of a file cold-patched by hotpatch, copied into buf
  * (size bytes, NUL-terminated): 1 if the file carries one, 0 if not, or a
- * negative error for a malformed header table. */
-int elf_write_find_note(const uint8_t *orig, size_t len, char *buf, size_t size);
+ * negative error for a malformed header table (reported, naming name). */
+int elf_write_find_note(const uint8_t *orig, size_t len, const char *name, char *buf,
+			size_t size);
 
 #endif /* HP_ELF_WRITE_H */
