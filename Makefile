@@ -12,13 +12,14 @@
 #   make matrix     the 36 cells of the interoperability matrix, as TSV
 #   make package    the signed KB916846 package in build/packages/
 #   make bench      the benchmarks under tests/bench/ (never part of check)
+#   make fuzz       each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60)
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 #   V=1             show full commands
 
 MAKEFLAGS += --no-print-directory
 BUILD := $(MAKE) -f mk/build.mk
 
-.PHONY: all check demo matrix package bench install clean
+.PHONY: all check demo matrix package bench install fuzz clean
 all:
 	@mk/deps.sh build
 	@$(BUILD) all
@@ -31,5 +32,8 @@ demo:
 matrix package bench install:
 	@mk/deps.sh check
 	@$(BUILD) $@
+fuzz:
+	@mk/deps.sh fuzz
+	@$(BUILD) fuzz
 clean:
 	rm -rf $(or $(O),build)

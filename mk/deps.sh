@@ -1,18 +1,22 @@
 #!/bin/sh
 # Installs the Debian packages the build and the tests need, and says what it
 # installs. A second run finds everything present and installs nothing.
-# Usage: mk/deps.sh build|check|demo
+# Usage: mk/deps.sh build|check|demo|fuzz
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libelf-dev libcapstone-dev zlib1g-dev libsodium-dev libjansson-dev libcunit1-dev"
 check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3 man-db groff-base"
 demo_pkgs="procps bsdextrautils"
+# libFuzzer targets (tests/fuzz/): clang and its fuzzer/sanitizer runtimes;
+# check runs each target for a few seconds.
+fuzz_pkgs="clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
-check) want="$build_pkgs $check_pkgs" ;;
+check) want="$build_pkgs $check_pkgs $fuzz_pkgs" ;;
 demo)  want="$build_pkgs $demo_pkgs" ;;
-*) echo "deps: unknown set '$1' (build, check or demo)" >&2; exit 2 ;;
+fuzz)  want="$build_pkgs $fuzz_pkgs" ;;
+*) echo "deps: unknown set '$1' (build, check, demo or fuzz)" >&2; exit 2 ;;
 esac
 
 missing=""
