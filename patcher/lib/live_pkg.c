@@ -73,7 +73,9 @@ int hp_live__apply_target(const struct hp_package *pkg, const struct hp_verify_t
 	const struct hp_package_payload *pl;
 	struct hp_live_func *funcs = NULL;
 	uint8_t **expect = NULL;
-	struct hp_elf *elf = NULL;
+	const struct hp_proc_object *mapped;
+	const struct hp_elf *elf = NULL;
+	struct hp_proc *proc = NULL;
 	struct link_layout lay;
 	struct pkg_link_ctx lc;
 	struct hp_live_patch patch;
@@ -132,11 +134,22 @@ int hp_live__apply_target(const struct hp_package *pkg, const struct hp_verify_t
 		funcs[i].expect = expect[i];
 		funcs[i].expect_len = len;
 	}
-	elf = hp_elf__open(t->path);
-	if (!elf) {
-		err = errno ? -errno : -HP_E_FORMAT;
+	/* Symbols from the file the process maps (through map_files), not
+	 * the one at its path now: a disk patch or an upgrade may have
+	 * replaced or deleted that since the process started. */
+	proc = hp_proc__open(t->pid);
+	if (!proc) {
+		err = errno == ESRCH ? -HP_E_PROCESS : -errno;
 		goto out;
 	}
+	mapped = hp_proc__object_at(proc, t->funcs[0].addr);
+	if (!mapped || !mapped->elf) {
+		pr_warn("live: pid %d: %s: the mapped file cannot be read as ELF", (int)t->pid,
+			t->path);
+		err = -HP_E_PROCESS;
+		goto out;
+	}
+	elf = mapped->elf;
 	{
 		struct link_elf_resolver er = { .elf = elf, .bias = t->bias };
 		struct link_got_resolver gr = { .elf = elf, .bias = t->bias, .read = read_got,
@@ -172,7 +185,7 @@ out:
 			free(expect[i]);
 	free(expect);
 	free(funcs);
-	hp_elf__close(elf);
+	hp_proc__close(proc);
 	if (fd >= 0)
 		close(fd);
 	return err;

@@ -288,6 +288,63 @@ static void apply_run_rollback(void)
 	CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
 }
 
+/* --disk --live together (what apply does without either): files first,
+ * then processes; a process started from the cold-patched file is already
+ * patched and never gets a second copy. Processes are named with --pid so
+ * that no other test's process is touched. */
+static void disk_and_live_together(void)
+{
+	const char *dir = ts_tmpdir(), *root, *state, *cli;
+	char srv0[65], sha[65], *out;
+	int port_a, port_b, rc;
+	pid_t a, b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	state = ts_join(dir, "state");
+	write_confs(dir);
+	cli = ts_build_path("targets/mrxsmb/%s/smbcli", MRX_ELIGIBLE);
+	sha_of(ts_join(root, "usr/sbin/srv"), srv0);
+	a = start_srv(dir, ts_join(root, "usr/sbin/srv"), "disabled", &port_a, false);
+	CU_ASSERT_FATAL(a > 0);
+	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_a, false), 11);
+
+	out = run("'%s' apply %s --disk --live --pid %d --root '%s' --state-dir '%s'", &rc,
+		  ts_build_path("bin/hotpatch"), pkg_args(), (int)a, root, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "2 files patched") && strstr(out, "1 processes patched"));
+	free(out);
+	/* The running server switched; the patched client (from disk) too. */
+	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_a, false), 0);
+
+	/* A server started now runs the patched file: already patched. */
+	b = start_srv(dir, ts_join(root, "usr/sbin/srv"), "disabled", &port_b, false);
+	CU_ASSERT_FATAL(b > 0);
+	out = run("'%s' --json apply %s --disk --live --pid %d --pid %d --root '%s' --state-dir '%s'",
+		  &rc, ts_build_path("bin/hotpatch"), pkg_args(), (int)a, (int)b, root, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "\"changed\": false") && !strstr(out, "\"patched\""));
+	free(out);
+	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_b, false), 0);
+	out = run("'%s' rollback KB916846 --live --pid %d --state-dir '%s'", &rc,
+		  ts_build_path("bin/hotpatch"), (int)b, state);
+	CU_ASSERT(rc == 0 && out && strstr(out, "not applied"));
+	free(out);
+
+	/* Both back: the live process, then the files. */
+	out = run("'%s' rollback KB916846 --disk --live --pid %d --state-dir '%s'", &rc,
+		  ts_build_path("bin/hotpatch"), (int)a, state);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(out && strstr(out, "1 processes rolled back") && strstr(out, "2 files rolled back"));
+	free(out);
+	CU_ASSERT_EQUAL(connect_cli(dir, cli, "required", port_a, false), 11);
+	sha_of(ts_join(root, "usr/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, srv0);
+	CU_ASSERT_EQUAL(ts_stop(a, 3000), 0);
+	CU_ASSERT_EQUAL(ts_stop(b, 3000), 0);
+}
+
 static void patched_runs_clean_under_valgrind(void)
 {
 	const char *dir = ts_tmpdir(), *root;
@@ -512,6 +569,7 @@ void test_register(void)
 {
 	static const struct ts_test tests[] = {
 		{ "apply --disk, run, apply again, rollback (srv, libmrxsmb.so)", apply_run_rollback },
+		{ "--disk --live together: files first, new processes already patched", disk_and_live_together },
 		{ "cold-patched srv and smbcli under valgrind", patched_runs_clean_under_valgrind },
 		{ "killed at every step of apply and rollback: original or patched", killed_at_every_step },
 		{ "full disk: clear error, nothing lost", full_disk_loses_nothing },
