@@ -3,7 +3,11 @@
  * with the reason; "load" keeps N connections busy with echo and read
  * requests for S seconds and reports throughput, latency and failures, or,
  * with --reconnect, keeps opening new connections and reports each change
- * of outcome as it happens (what the live-patching tests watch). */
+ * of outcome as it happens (what the live-patching tests watch).
+ * "connect --stdin" is the long-running client: it says "ready" once
+ * libmrxsmb is loaded, then makes one connection per server address read
+ * on stdin and prints its outcome, so the library can be live-patched in
+ * the running process between two connections. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -39,6 +43,7 @@ struct options {
 	double duration;     /* load: seconds */
 	int json;            /* load: one JSON document on stdout */
 	int reconnect;       /* load: a new connection per request */
+	int lines;           /* connect: one connection per address read on stdin */
 };
 
 /* What one load thread measured. */
@@ -63,12 +68,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: smbcli connect --server ADDRESS:PORT --config FILE [--read NAME]\n"
+		"       smbcli connect --stdin --config FILE [--read NAME]\n"
 		"       smbcli load --server ADDRESS:PORT --config FILE --clients N --duration S\n"
 		"                   [--reconnect] [--read NAME] [--json]\n"
 		"       smbcli --version\n"
 		"FILE is lanmanworkstation.conf (EnableSecuritySignature, RequireSecuritySignature).\n"
 		"connect prints signed, not-signed or no-communication with the reason and exits\n"
-		"0, 10 or 11 (1 error, 2 usage). load exits 0 when no request failed, 1 otherwise.\n");
+		"0, 10 or 11 (1 error, 2 usage). load exits 0 when no request failed, 1 otherwise.\n"
+		"connect --stdin prints \"ready\", then for each ADDRESS:PORT line on stdin makes\n"
+		"one connection and prints one line (signed, not-signed, no-communication or\n"
+		"error, with the reason); it exits 0 at the end of stdin.\n");
 }
 
 static uint64_t now_us(void)
@@ -92,10 +101,14 @@ static int exercise(struct mrx_conn *c, const char *name, unsigned long n)
 	return ret;
 }
 
-static int do_connect(const struct options *opt, const struct signing_config *cfg)
+/* One connection to server. Errors go to stderr, or, for --stdin, to
+ * stdout as an "error:" line so its reader gets one line per address. */
+static int connect_one(const struct options *opt, const char *server,
+		       const struct signing_config *cfg)
 {
 	struct mrx_outcome out;
-	struct mrx_conn *c = mrx_connect(opt->server, cfg, TIMEOUT_MS, &out);
+	struct mrx_conn *c = mrx_connect(server, cfg, TIMEOUT_MS, &out);
+	FILE *errf = opt->lines ? stdout : stderr;
 	int ret;
 
 	if (!c) {
@@ -103,18 +116,38 @@ static int do_connect(const struct options *opt, const struct signing_config *cf
 			printf("no-communication: %s\n", out.reason);
 			return EXIT_NO_COMMUNICATION;
 		}
-		fprintf(stderr, "smbcli: %s\n", out.reason);
+		fprintf(errf, "%s: %s\n", opt->lines ? "error" : "smbcli", out.reason);
 		return EXIT_ERROR;
 	}
 	ret = exercise(c, opt->read, 0);
 	if (ret < 0) {
-		fprintf(stderr, "smbcli: %s\n", mrx_last_error(c));
+		fprintf(errf, "%s: %s\n", opt->lines ? "error" : "smbcli", mrx_last_error(c));
 		mrx_close(c);
 		return EXIT_ERROR;
 	}
 	mrx_close(c);
 	printf("%s: %s\n", result_names[out.result], out.reason);
 	return out.result == MRX_SIGNED ? EXIT_SIGNED : EXIT_NOT_SIGNED;
+}
+
+static int do_connect(const struct options *opt, const struct signing_config *cfg)
+{
+	char line[512];
+
+	if (!opt->lines)
+		return connect_one(opt, opt->server, cfg);
+	/* The library is mapped before main runs: from here on, a patch
+	 * applied to this process decides the next connection's outcome. */
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0])
+			continue;
+		connect_one(opt, line, cfg);
+		fflush(stdout);
+	}
+	return EXIT_SIGNED;
 }
 
 static void record(struct load_thread *t, uint64_t usec)
@@ -321,6 +354,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
+		{ "stdin", no_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -352,6 +386,7 @@ int main(int argc, char **argv)
 		case 'r': opt.read = optarg; break;
 		case 'j': opt.json = 1; break;
 		case 'R': opt.reconnect = 1; break;
+		case 'L': opt.lines = 1; break;
 		case 'n':
 			errno = 0;
 			opt.clients = (int)strtol(optarg, &end, 10);
@@ -375,12 +410,16 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || !opt.server || !opt.config) {
+	if (optind != argc || !opt.config || !opt.server == !opt.lines) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(mode, "load") == 0 && (!opt.clients || opt.duration <= 0)) {
 		fprintf(stderr, "smbcli: load needs --clients N and --duration S\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(mode, "load") == 0 && opt.lines) {
+		fprintf(stderr, "smbcli: --stdin is for connect\n");
 		return EXIT_USAGE;
 	}
 	if (strcmp(mode, "connect") == 0 && (opt.clients || opt.duration > 0 || opt.json ||

@@ -90,9 +90,9 @@ static void bad_table_and_patch_modes(void)
 	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "1 cells, expected 36"));
 	free(out);
 	free(err);
-	rc = run_matrix("live", table_path(), &out, &err);
+	rc = run_matrix("disk", table_path(), &out, &err);
 	CU_ASSERT_EQUAL(rc, 2);
-	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "PATCH=live needs hotpatch apply --live"));
+	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "PATCH=disk needs hotpatch apply --disk"));
 	free(out);
 	free(err);
 	rc = run_matrix("bogus", table_path(), &out, &err);

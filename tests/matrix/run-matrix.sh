@@ -7,11 +7,15 @@
 # differs from the expected table, 2 on usage or a bad table, 0 otherwise.
 #
 # How the "patched" side is obtained is one pair of functions chosen by
-# --patch: "full" runs the vendor's fixed full build. Other ways (a live
-# hotpatch of the running server, a patched file on disk) plug in as
-# another start_patched_server_<mode> / patched_client_<mode> pair.
+# --patch: "full" runs the vendor's fixed full build; "live" runs the
+# unpatched eligible builds and patches them while they run (hotpatch apply
+# --live --pid, with the package of `make package`): each patched server
+# once it listens, and one long-running client per setting (smbcli connect
+# --stdin), patched once, then given each server's address in turn. Other
+# ways (a patched file on disk) plug in as another
+# start_patched_server_<mode> / patched_connect_<mode> pair.
 #
-# Usage: run-matrix.sh --build BUILD_DIR [--patch full] [--expect TABLE.tsv]
+# Usage: run-matrix.sh --build BUILD_DIR [--patch full|live] [--expect TABLE.tsv]
 set -u
 
 build="" patch=full expect=""
@@ -21,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--patch) patch=${2:-}; shift 2 ;;
 	--expect) expect=${2:-}; shift 2 ;;
 	*) echo "matrix: unknown argument '$1'" >&2
-	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full] [--expect TABLE.tsv]" >&2
+	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full|live] [--expect TABLE.tsv]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -38,24 +42,83 @@ unpatched_cli="$build/targets/mrxsmb/$MRXSMB_DEFAULT/smbcli"
 
 # ---- the patched side, one way per --patch ---------------------------------
 # start_patched_server_MODE CONF LOG: start a patched srv in the background
-# (its pid in $server_pid); patched_client_MODE: the smbcli to run.
+# (its pid in $server_pid). patched_connect_MODE SETTING: one connection of
+# a patched client at SETTING to the server on $server_port, printing and
+# returning what `smbcli connect` does. prepare_MODE: once, before the
+# cells.
+prepare_full() { :; }
 start_patched_server_full() {
 	start_server "$build/targets/srv/$FIXED_VERSION/srv" "$1" "$2"
 }
-patched_client_full() {
-	echo "$build/targets/mrxsmb/$FIXED_VERSION/smbcli"
+patched_connect_full() {
+	"$build/targets/mrxsmb/$FIXED_VERSION/smbcli" connect --server "127.0.0.1:$server_port" \
+		--config "$work/$1.conf" --read readme.txt
+}
+
+hotpatch=$build/bin/hotpatch
+package=$build/packages/KB916846/manifest.json
+vendor_key=$build/keys/vendor.pub
+# live_patch PID WHAT: hotpatch apply --live on one running process.
+live_patch() {
+	local out
+	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --live --pid "$1" \
+		--state-dir "$work/state" 2>&1)
+	case "$?:$out" in
+	0:*"1 processes patched"*) return 0 ;;
+	esac
+	echo "matrix: hotpatch apply --live --pid $1 ($2) failed:" >&2
+	echo "$out" >&2
+	return 1
+}
+start_patched_server_live() {
+	start_server "$unpatched_srv" "$1" "$2" || return 1
+	live_patch "$server_pid" "srv $SRV_DEFAULT"
+}
+declare -A live_in=() live_out=()
+live_pids=()
+# One smbcli connect --stdin per client setting, patched while it waits.
+prepare_live() {
+	local cs pid in out line
+	for cs in required enabled disabled; do
+		mkfifo "$work/cli-$cs.in" "$work/cli-$cs.out" || return 1
+		"$unpatched_cli" connect --stdin --config "$work/$cs.conf" --read readme.txt \
+			<"$work/cli-$cs.in" >"$work/cli-$cs.out" 2>"$work/cli-$cs.err" &
+		pid=$!
+		live_pids+=("$pid")
+		exec {in}>"$work/cli-$cs.in" {out}<"$work/cli-$cs.out"
+		live_in[$cs]=$in
+		live_out[$cs]=$out
+		if ! read -r -t 10 line <&"$out" || [ "$line" != ready ]; then
+			echo "matrix: smbcli connect --stdin did not start: $(cat "$work/cli-$cs.err")" >&2
+			return 1
+		fi
+		live_patch "$pid" "smbcli $MRXSMB_DEFAULT, $cs" || return 1
+	done
+}
+patched_connect_live() {
+	local line
+	echo "127.0.0.1:$server_port" >&"${live_in[$1]}"
+	if ! read -r -t 10 line <&"${live_out[$1]}"; then
+		echo "smbcli connect --stdin ($1) gave no answer" >&2
+		return 1
+	fi
+	case "$line" in
+	signed:*) echo "$line"; return 0 ;;
+	not-signed:*) echo "$line"; return 10 ;;
+	no-communication:*) echo "$line"; return 11 ;;
+	*) echo "$line" >&2; return 1 ;;
+	esac
 }
 
 case "$patch" in
-full) ;;
-live) echo "matrix: PATCH=live needs hotpatch apply --live, which this matrix runner does not drive yet" >&2; exit 2 ;;
+full) need=("$build/targets/srv/$FIXED_VERSION/srv" "$build/targets/mrxsmb/$FIXED_VERSION/smbcli") ;;
+live) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
 disk) echo "matrix: PATCH=disk needs hotpatch apply --disk, which this matrix runner does not drive yet" >&2; exit 2 ;;
 *) echo "matrix: PATCH=$patch: unknown (full, live or disk)" >&2; exit 2 ;;
 esac
 
-for f in "$unpatched_srv" "$unpatched_cli" "$build/targets/srv/$FIXED_VERSION/srv" \
-	"$(patched_client_$patch)"; do
-	[ -x "$f" ] || { echo "matrix: $f: missing; run make first" >&2; exit 2; }
+for f in "$unpatched_srv" "$unpatched_cli" "${need[@]}"; do
+	[ -e "$f" ] || { echo "matrix: $f: missing; run make first (make package for live)" >&2; exit 2; }
 done
 
 # ---- the expected table ----------------------------------------------------
@@ -94,7 +157,11 @@ done < <(tail -n +2 "$expect")
 work=$(mktemp -d "${TMPDIR:-/tmp}/hp-matrix.XXXXXX")
 server_pid=""
 cleanup() {
+	local p
 	[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	for p in "${live_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -134,6 +201,7 @@ stop_server() {
 
 declare -A got=()
 failed=0
+prepare_$patch || exit 1
 for sb in patched unpatched; do
 	for ss in required enabled disabled; do
 		log="$work/srv-$sb-$ss.log"
@@ -143,11 +211,13 @@ for sb in patched unpatched; do
 			start_server "$unpatched_srv" "$work/$ss.conf" "$log" || exit 1
 		fi
 		for cb in patched unpatched; do
-			cli=$unpatched_cli
-			[ "$cb" = patched ] && cli=$(patched_client_$patch)
 			for cs in required enabled disabled; do
-				out=$("$cli" connect --server "127.0.0.1:$server_port" \
-					--config "$work/$cs.conf" --read readme.txt 2>"$work/cli.err")
+				if [ "$cb" = patched ]; then
+					out=$(patched_connect_$patch "$cs" 2>"$work/cli.err")
+				else
+					out=$("$unpatched_cli" connect --server "127.0.0.1:$server_port" \
+						--config "$work/$cs.conf" --read readme.txt 2>"$work/cli.err")
+				fi
 				rc=$?
 				case "$rc:${out%%:*}" in
 				0:signed|10:not-signed|11:no-communication) res=${out%%:*} ;;
