@@ -11,11 +11,13 @@
 # unpatched eligible builds and patches them while they run (hotpatch apply
 # --live --pid, with the package of `make package`): each patched server
 # once it listens, and one long-running client per setting (smbcli connect
-# --stdin), patched once, then given each server's address in turn. Other
-# ways (a patched file on disk) plug in as another
-# start_patched_server_<mode> / patched_connect_<mode> pair.
+# --stdin), patched once, then given each server's address in turn; "disk"
+# cold-patches copies of the eligible builds once (hotpatch apply --disk
+# --root) and starts every patched server and client from them. Another way
+# plugs in as another prepare_<mode> / start_patched_server_<mode> /
+# patched_connect_<mode> triple.
 #
-# Usage: run-matrix.sh --build BUILD_DIR [--patch full|live] [--expect TABLE.tsv]
+# Usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk] [--expect TABLE.tsv]
 set -u
 
 build="" patch=full expect=""
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
 	--patch) patch=${2:-}; shift 2 ;;
 	--expect) expect=${2:-}; shift 2 ;;
 	*) echo "matrix: unknown argument '$1'" >&2
-	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full|live] [--expect TABLE.tsv]" >&2
+	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk] [--expect TABLE.tsv]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -110,10 +112,39 @@ patched_connect_live() {
 	esac
 }
 
+# disk: copies of the eligible builds cold-patched once (hotpatch apply
+# --disk --root), then every patched server and client is a new process
+# started from the patched files.
+disk_root=""
+prepare_disk() {
+	local out
+	disk_root="$work/root"
+	mkdir -p "$disk_root/usr/sbin" "$disk_root/usr/lib" "$disk_root/usr/bin" &&
+		cp "$unpatched_srv" "$disk_root/usr/sbin/srv" &&
+		cp "$build/targets/mrxsmb/$MRXSMB_DEFAULT/libmrxsmb.so" "$disk_root/usr/lib/" &&
+		cp "$unpatched_cli" "$disk_root/usr/bin/smbcli" || return 1
+	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$disk_root" \
+		--state-dir "$work/state" 2>&1)
+	case "$?:$out" in
+	0:*"2 files patched"*) return 0 ;;
+	esac
+	echo "matrix: hotpatch apply --disk --root $disk_root failed:" >&2
+	echo "$out" >&2
+	return 1
+}
+start_patched_server_disk() {
+	start_server "$disk_root/usr/sbin/srv" "$1" "$2"
+}
+# smbcli finds the cold-patched libmrxsmb.so through its $ORIGIN/../lib runpath.
+patched_connect_disk() {
+	"$disk_root/usr/bin/smbcli" connect --server "127.0.0.1:$server_port" \
+		--config "$work/$1.conf" --read readme.txt
+}
+
 case "$patch" in
 full) need=("$build/targets/srv/$FIXED_VERSION/srv" "$build/targets/mrxsmb/$FIXED_VERSION/smbcli") ;;
 live) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
-disk) echo "matrix: PATCH=disk needs hotpatch apply --disk, which this matrix runner does not drive yet" >&2; exit 2 ;;
+disk) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
 *) echo "matrix: PATCH=$patch: unknown (full, live or disk)" >&2; exit 2 ;;
 esac
 
