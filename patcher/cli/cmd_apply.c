@@ -221,6 +221,14 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 /* The live step: every process the dry run judges patchable (all of the
  * machine's, or those of pids). Returns the exit code; *patched counts the
  * processes changed. */
+/* Does process pid carry package id with only some of its jumps in place? */
+static int live_partial(pid_t pid, const char *id)
+{
+	struct hp_live_status st;
+
+	return !hp_live__status(pid, id, &st) && st.applied && st.applied < st.nfuncs;
+}
+
 static int apply_live(const struct hp_package *pkg, struct hp_state *state, const pid_t *pids,
 		      size_t npids, const struct hp_live_opts *lopts, struct out_node *arr,
 		      size_t *patched)
@@ -280,6 +288,28 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
 			if (npids)
 				trc = EXIT_NOT_ELIGIBLE;
+			break;
+		case HP_VERDICT_REFUSED:
+			/* A run killed between two jump writes left some functions
+			 * redirected (so the fingerprints differ): finish it. */
+			if (t->err == -HP_E_MISMATCH && live_partial(t->pid, pkg->manifest->id)) {
+				err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
+						     t->path, &intent);
+				if (!err) {
+					err = hp_live__complete(t->pid, pkg->manifest->id, lopts, &res);
+					journal_close(state, &intent, err);
+				}
+				if (!err) {
+					(*patched)++;
+					report(arr, t, "patched", "completed a half-applied patch", &res);
+				} else {
+					report(arr, t, "failed", hp_strerror(err), &res);
+					trc = cli_exit_for(err);
+				}
+				break;
+			}
+			report(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);
+			trc = t->err ? cli_exit_for(t->err) : EXIT_ERROR;
 			break;
 		default:
 			report(arr, t, "failed", t->reason ? t->reason : hp_strerror(t->err), NULL);

@@ -843,6 +843,17 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts,
 		      struct hp_live_result *res);
 
+/* Finish an apply of package id that a killed run left half done in
+ * process pid: the record is in place and some of its functions already
+ * jump to the new code, others still hold their original bytes. The
+ * missing jumps are written under the same safety rules (only the
+ * functions not yet redirected are guarded). Returns 0; HP_E_ALREADY when
+ * every jump is in place; HP_E_NOT_APPLIED when none is (a fresh apply is
+ * the way on); HP_E_STATE when an entry holds neither; otherwise as
+ * hp_live__apply(), the process left as it was found. */
+int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts,
+		      struct hp_live_result *res);
+
 /* Apply package pkg to the process t, which hp_verify__run() judged
  * HP_VERDICT_WOULD_PATCH: the component's payload is linked against what
  * the process maps (its symbols, and library functions through its GOT) for

@@ -14,9 +14,17 @@
  * Fault points (HOTPATCH_FAULT=<step>), in the order reached; docs/live.md
  * says what the target looks like after each:
  *   live-apply-seized, live-apply-linked, live-apply-mapped,
- *   live-apply-written, live-apply-stopped, live-apply-jumped,
- *   live-apply-resumed, live-rollback-seized, live-rollback-stopped,
- *   live-rollback-restored, live-rollback-resumed, live-rollback-released. */
+ *   live-apply-written, live-apply-stopped, live-apply-partial,
+ *   live-apply-jumped, live-apply-resumed, live-rollback-seized,
+ *   live-rollback-stopped, live-rollback-partial, live-rollback-restored,
+ *   live-rollback-resumed, live-rollback-released.
+ *
+ * With several functions, the jumps are several writes: nothing makes a
+ * set of writes to /proc/PID/mem atomic, and a patcher killed between two
+ * of them leaves the process half patched. The record, written before the
+ * first jump, says what the whole set is, so status reports such a
+ * process as partial, rollback restores what it finds, and
+ * hp_live__complete() writes the jumps still missing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -656,6 +664,8 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 					   rf[nwritten].jump, LIVE_JUMP_LEN);
 			if (err)
 				break;
+			if (nwritten == 0 && patch->nfuncs > 1)
+				fault_point("live-apply-partial");
 		}
 		if (err) {
 			/* Put back every jump already written. */
@@ -815,6 +825,8 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 			err = remote_write(&c.r, fn->entry + fn->patch_off, fn->orig, fn->jump_len);
 			if (err)
 				break;
+			if (nw == 0 && f->hdr.nfuncs > 1)
+				fault_point("live-rollback-partial");
 		}
 		if (err) {
 			while (nw--)
@@ -863,6 +875,154 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 		(unsigned long long)f->base, in_use ? "kept: a thread may still use it" : "released");
 out:
 	ctx_fini(&c);
+	free(gd);
+	free(f);
+	return err;
+}
+
+int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts,
+		      struct hp_live_result *res)
+{
+	bool entry_mode = opts && opts->consistency == HP_LIVE_ENTRY;
+	struct live_ctx c;
+	struct found *f = NULL;
+	struct guard *gd = NULL;
+	bool *todo = NULL;
+	unsigned int attempt = 0, backoff, i, ngd = 0;
+	uint32_t state = LIVE_APPLIED;
+	uint8_t cur[16];
+	int err;
+
+	ctx_init(&c, pid, opts);
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!id || !id[0]) {
+		pr_warn("live: pid %d: completing needs a package id", (int)pid);
+		return -EINVAL;
+	}
+	err = ptrace_seize_all(&c.g, pid);
+	if (err)
+		goto out;
+	err = remote_open(&c.r, &c.g);
+	if (err)
+		goto out;
+	err = procmaps_read(pid, &c.pm);
+	if (err) {
+		err = gone_or(&c, err, "patch");
+		goto out;
+	}
+	f = malloc(sizeof(*f));
+	gd = calloc(LIVE_MAX_FUNCS, sizeof(*gd));
+	todo = calloc(LIVE_MAX_FUNCS, sizeof(*todo));
+	if (!f || !gd || !todo) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = find_record(&c.r, &c.pm, id, f);
+	if (err)
+		goto out;
+	if (!f->applied) {
+		/* A record with no jump in place was never half applied: a
+		 * fresh apply (which releases it) is the way on. */
+		err = -HP_E_NOT_APPLIED;
+		goto out;
+	}
+	if (f->applied == f->hdr.nfuncs) {
+		pr_info("live: pid %d: %s is already applied (region at %#llx)", (int)pid, id,
+			(unsigned long long)f->base);
+		err = -HP_E_ALREADY;
+		goto out;
+	}
+	if (res) {
+		res->region = f->base;
+		res->region_size = f->hdr.region_size;
+	}
+	/* Only the functions still holding their original bytes are guarded:
+	 * the others already run the new code. */
+	for (i = 0; i < f->hdr.nfuncs; i++) {
+		const struct live_rec_func *fn = &f->funcs[i];
+		uint64_t site = fn->entry + fn->patch_off;
+
+		f->funcs[i].name[63] = '\0';
+		if (fn->jump_len != LIVE_JUMP_LEN || remote_read(&c.r, site, cur, fn->jump_len)) {
+			err = gone_or(&c, -EIO, "patch");
+			goto out;
+		}
+		if (!memcmp(cur, fn->jump, fn->jump_len))
+			continue;
+		todo[i] = true;
+		gd[ngd].name = f->funcs[i].name;
+		gd[ngd].base = fn->entry;
+		gd[ngd].lo = site + 1;
+		gd[ngd].hi = entry_mode ? site + fn->jump_len : fn->entry + fn->size;
+		gd[ngd].stack = !entry_mode;
+		ngd++;
+	}
+
+	backoff = c.backoff_us;
+	for (attempt = 1;; attempt++) {
+		boost(&c);
+		err = ptrace_stop_all(&c.g);
+		if (err) {
+			unboost(&c);
+			goto out;
+		}
+		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
+		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
+			const struct live_rec_func *fn = &f->funcs[i];
+
+			if (remote_read(&c.r, fn->entry + fn->patch_off, cur, fn->jump_len))
+				err = gone_or(&c, -EIO, "patch");
+			else if (memcmp(cur, fn->jump, fn->jump_len) &&
+				 memcmp(cur, fn->orig, fn->jump_len)) {
+				pr_warn("live: pid %d: %s at %#llx: holds neither the jump of %s nor the original bytes",
+					(int)pid, fn->name, (unsigned long long)fn->entry, id);
+				err = -HP_E_STATE;
+			}
+		}
+		if (!err)
+			err = check_threads(&c, gd, ngd, attempt > c.retries);
+		if (err) {
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			if (err != -HP_E_BUSY || attempt > c.retries)
+				break;
+			sleep_us(backoff);
+			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
+			continue;
+		}
+		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
+			if (todo[i])
+				err = remote_write(&c.r, f->funcs[i].entry + f->funcs[i].patch_off,
+						   f->funcs[i].jump, f->funcs[i].jump_len);
+		}
+		if (err) {
+			/* Back to where we found it: the jumps we wrote go. */
+			while (i--)
+				if (todo[i])
+					remote_write(&c.r, f->funcs[i].entry + f->funcs[i].patch_off,
+						     f->funcs[i].orig, f->funcs[i].jump_len);
+			ptrace_resume_all(&c.g, false);
+			unboost(&c);
+			err = gone_or(&c, err, "patch");
+			goto out;
+		}
+		remote_write(&c.r, f->base + offsetof(struct live_rec_hdr, state), &state,
+			     sizeof(state));
+		ptrace_resume_all(&c.g, true);
+		unboost(&c);
+		break;
+	}
+	fill_result(&c, res, attempt);
+	if (err == -HP_E_BUSY)
+		pr_warn("live: pid %d: %s: still busy after %u attempts; process left as it was (%u of %u functions redirected)",
+			(int)pid, id, attempt, f->applied, f->hdr.nfuncs);
+	if (!err)
+		pr_info("live: pid %d: %s completed: %u of %u functions were redirected, now all",
+			(int)pid, id, f->applied, f->hdr.nfuncs);
+out:
+	ctx_fini(&c);
+	free(todo);
 	free(gd);
 	free(f);
 	return err;
