@@ -430,7 +430,11 @@ static int load_sections(struct hp_elf *elf)
 		s->offset = sh.sh_offset;
 		s->alloc = sh.sh_flags & SHF_ALLOC;
 		s->exec = sh.sh_flags & SHF_EXECINSTR;
-		s->nobits = sh.sh_type == SHT_NOBITS;
+		/* An inactive (SHT_NULL) header's offset and size mean nothing and
+		 * were not checked against the file above: like .bss, it has no
+		 * bytes to read (found by fuzzing: an executable SHT_NULL section
+		 * claiming 0x7e00000000 bytes had its "code" hashed). */
+		s->nobits = sh.sh_type == SHT_NOBITS || sh.sh_type == SHT_NULL;
 	}
 	return 0;
 }
