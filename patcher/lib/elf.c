@@ -1162,7 +1162,11 @@ int hp_elf__read(const struct hp_elf *elf, uint64_t vaddr, void *buf, size_t len
 		avail = off < s->filesz ? s->filesz - off : 0;
 		if (avail > n)
 			avail = n;
-		memcpy(out, elf->image + s->offset + off, avail);
+		/* Past the file bytes (.bss, a huge memsz) off may be far beyond
+		 * the image: no pointer into it is formed then (found by fuzz_elf:
+		 * image + off overflowed). */
+		if (avail)
+			memcpy(out, elf->image + s->offset + off, avail);
 		memset(out + avail, 0, n - avail);
 		out += n;
 		vaddr += n;

@@ -50,10 +50,35 @@ static void null_section_is_not_code(void)
 	hp_elf__close(elf);
 }
 
+/* A shared object with a PT_LOAD of 0x150 file bytes and a memsz of almost
+ * 2^64. Reading its last byte (bss) formed a pointer that far beyond the
+ * file image (undefined behaviour, caught by UBSan) to copy 0 bytes from it.
+ * The byte reads as zero, as bss does. */
+static void read_far_into_bss(void)
+{
+	struct hp_elf *elf = hp_elf__open(corpus("elf", "crash-read-bss-huge-memsz"));
+	const struct hp_segment *big = NULL;
+	uint8_t buf[4] = { 0xff, 0xff, 0xff, 0xff };
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(elf);
+	for (i = 0; i < hp_elf__segment_count(elf); i++)
+		if (hp_elf__segment(elf, i)->memsz > (1ull << 62))
+			big = hp_elf__segment(elf, i);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	CU_ASSERT_EQUAL(hp_elf__read(elf, big->vaddr + big->memsz - 4, buf, 4), 0);
+	CU_ASSERT_EQUAL(buf[0] | buf[1] | buf[2] | buf[3], 0);
+	/* Across the end of the file bytes: file bytes, then zeros. */
+	CU_ASSERT_EQUAL(hp_elf__read(elf, big->vaddr + big->filesz - 2, buf, 4), 0);
+	CU_ASSERT_EQUAL(buf[2] | buf[3], 0);
+	hp_elf__close(elf);
+}
+
 void test_register(void)
 {
 	static const struct ts_test tests[] = {
 		{ "elf: an executable SHT_NULL section has no code", null_section_is_not_code },
+		{ "elf: reading bss far past the file bytes", read_far_into_bss },
 		{ NULL, NULL },
 	};
 
