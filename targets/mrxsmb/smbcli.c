@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,15 @@ struct load_thread {
 static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 static int last_outcome = -1;   /* reconnect: outcome of the latest new connection */
 static uint64_t start_us;       /* load start (monotonic) */
+/* load: SIGINT or SIGTERM ends the run early, with its report, so a test
+ * can keep the load going exactly as long as what it measures. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
 
 static void usage(FILE *f)
 {
@@ -75,6 +85,7 @@ static void usage(FILE *f)
 		"FILE is lanmanworkstation.conf (EnableSecuritySignature, RequireSecuritySignature).\n"
 		"connect prints signed, not-signed or no-communication with the reason and exits\n"
 		"0, 10 or 11 (1 error, 2 usage). load exits 0 when no request failed, 1 otherwise.\n"
+		"SIGINT or SIGTERM ends load early, with its report.\n"
 		"connect --stdin prints \"ready\", then for each ADDRESS:PORT line on stdin makes\n"
 		"one connection and prints one line (signed, not-signed, no-communication or\n"
 		"error, with the reason); it exits 0 at the end of stdin.\n");
@@ -188,7 +199,7 @@ static void reconnect_loop(struct load_thread *t)
 {
 	unsigned long n = 0;
 
-	while (now_us() < t->deadline_us) {
+	while (now_us() < t->deadline_us && !stop_requested) {
 		uint64_t t0 = now_us();
 		struct mrx_outcome out;
 		struct mrx_conn *c = mrx_connect(t->opt->server, &t->cfg, TIMEOUT_MS, &out);
@@ -215,7 +226,7 @@ static void persistent_loop(struct load_thread *t)
 	struct mrx_conn *c = NULL;
 	unsigned long n = 0;
 
-	while (now_us() < t->deadline_us) {
+	while (now_us() < t->deadline_us && !stop_requested) {
 		uint64_t t0;
 
 		if (!c) {
@@ -282,6 +293,14 @@ static int do_load(const struct options *opt, const struct signing_config *cfg)
 	if (!t) {
 		fprintf(stderr, "smbcli: out of memory\n");
 		return EXIT_ERROR;
+	}
+	{
+		struct sigaction sa = { .sa_handler = on_stop };
+
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
 	}
 	start_us = now_us();
 	for (i = 0; i < (size_t)opt->clients; i++) {
