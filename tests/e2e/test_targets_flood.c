@@ -42,8 +42,7 @@ static int start_srv(struct server *s, int valgrind)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/lanmanserver.conf", s->dir);
 	snprintf(share, sizeof(share), "%s/share", s->dir);
-	snprintf(vlog, sizeof(vlog), "%s/srv.log", s->dir);
-	s->log = strdup(vlog);
+	s->log = ts_join(s->dir, "srv.log"); /* freed by ts_cleanup, not leaked */
 	mkdir(share, 0755);
 	ts_write_file(conf, cfg, sizeof(cfg) - 1);
 	snprintf(vlog, sizeof(vlog), "%s/share/readme.txt", s->dir);

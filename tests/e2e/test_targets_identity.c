@@ -15,8 +15,9 @@
  * until exit. */
 static const char *version_var(const char *name)
 {
-	static char *text;
-	char key[64], *p, *end;
+	static char *text, **kept;
+	static size_t nkept;
+	char key[64], *p, *end, *v, **vals;
 
 	if (!text)
 		text = ts_read_file(ts_build_path("targets/versions.sh"), NULL);
@@ -28,7 +29,16 @@ static const char *version_var(const char *name)
 		return NULL;
 	p += strlen(key);
 	end = strchr(p, '\'');
-	return end ? strndup(p, (size_t)(end - p)) : NULL;
+	if (!end)
+		return NULL;
+	/* Kept in the list until exit (as documented), not leaked: the
+	 * suite runs under LeakSanitizer with SANITIZE=address. */
+	v = strndup(p, (size_t)(end - p));
+	if (v && (vals = realloc(kept, (nkept + 1) * sizeof(*kept))) != NULL) {
+		kept = vals;
+		kept[nkept++] = v;
+	}
+	return v;
 }
 
 /* Output of a shell command that must succeed (malloc'd). Kept out of
