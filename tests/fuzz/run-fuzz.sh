@@ -15,9 +15,11 @@ run_one() {
 	bin=$build/fuzz/bin/fuzz_$name
 	log=$build/fuzz/logs/$name.log
 	mkdir -p "$build/fuzz/corpus/$name"
-	# -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a
-	# parser that allocates what an input declares is a finding too.
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+	# -timeout: every seed runs in milliseconds, so an input taking a
+	# minute is a hang (not less: on a loaded machine a process can be
+	# starved for tens of seconds); -rss_limit_mb: a parser that allocates
+	# what an input declares is a finding too.
+	"$bin" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$build/fuzz/artifacts/$name-" \
 		"$build/fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
 	rc=$?
