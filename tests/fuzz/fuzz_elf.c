@@ -1,11 +1,13 @@
 /* Fuzz target: reading a target ELF file (hp_elf__open_fd) and everything
  * the pipeline asks of it afterwards: identity (build-id and package notes),
  * sections and segments, symbol lookups by name and by address, bytes
- * through the segments, and the analysis of each function (Capstone over
- * bytes the file claims are code). The tool runs as root over files found on
+ * through the segments, the analysis of each function (Capstone over bytes
+ * the file claims are code), and the linker's resolvers over the file (its
+ * symbols, and its imports through .rela.dyn/.rela.plt and the GOT). The tool runs as root over files found on
  * disk or mapped in processes, any of which may be hostile. The input is
  * put in a memfd, the way the library reads a real file. */
 #include "fuzz.h"
+#include "link.h"
 
 /* Symbols analysed per input: enough for every symbol of the seeds, and a
  * bound so an input declaring a huge table stays fast. */
@@ -17,6 +19,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_quiet();
 	return 0;
+}
+
+/* The process the GOT resolver reads from is the file itself. */
+static int read_file_u64(void *ctx, uint64_t addr, uint64_t *value)
+{
+	return hp_elf__read(ctx, addr, value, sizeof(*value));
+}
+
+/* Resolve name as a payload link against this file would. */
+static void resolve(const struct hp_elf *elf, const char *name)
+{
+	struct link_elf_resolver er = { elf, 0x1000 };
+	struct link_got_resolver gr = { elf, 0, read_file_u64, (void *)elf };
+	uint64_t v;
+
+	(void)link_resolve_elf(&er, name, &v);
+	(void)link_elf_got_slot(elf, name, &v);
+	(void)link_resolve_got(&gr, name, &v);
 }
 
 static void walk_symbols(const struct hp_elf *elf)
@@ -31,8 +51,10 @@ static void walk_symbols(const struct hp_elf *elf)
 		if (!s || !s->name)
 			continue;
 		(void)hp_elf__find_symbol(elf, s->name);
-		if (!s->defined)
+		if (!s->defined) {
+			resolve(elf, s->name);
 			continue;
+		}
 		(void)hp_elf__symbol_at(elf, s->value);
 		(void)hp_elf__segment_at(elf, s->value);
 		(void)hp_elf__section_at(elf, s->value);
@@ -43,6 +65,8 @@ static void walk_symbols(const struct hp_elf *elf)
 		(void)hp_func__analyze(elf, s, &r);
 	}
 	(void)hp_elf__find_symbol(elf, "srv_negotiate_signing");
+	resolve(elf, "srv_negotiate_signing");
+	resolve(elf, "memcmp");
 	(void)hp_elf__find_symbol(elf, "");
 }
 
