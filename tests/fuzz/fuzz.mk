@@ -54,6 +54,6 @@ fuzz: $(FUZZ_BINS)
 # Bounded, so a regression on the seeds (or one a few seconds of mutation
 # finds) fails CI; never part of `make` alone.
 fuzz-check: $(FUZZ_BINS)
-	$(Q)tests/fuzz/run-fuzz.sh $(O) $(FUZZ_CHECK_SECONDS) $(FUZZ_JOBS) $(FUZZ_NAMES)
+	$(Q)FUZZ_SEED=1 tests/fuzz/run-fuzz.sh $(O) $(FUZZ_CHECK_SECONDS) $(FUZZ_JOBS) $(FUZZ_NAMES)
 
 CHECK_DEPS += fuzz-check

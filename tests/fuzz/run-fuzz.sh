@@ -19,7 +19,9 @@ run_one() {
 	# minute is a hang (not less: on a loaded machine a process can be
 	# starved for tens of seconds); -rss_limit_mb: a parser that allocates
 	# what an input declares is a finding too.
-	"$bin" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
+	# FUZZ_SEED (set by make check) makes the mutations the same on every
+	# run, so CI fails only on a regression, never on a new random find.
+	"$bin" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$build/fuzz/artifacts/$name-" \
 		"$build/fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
 	rc=$?
