@@ -69,4 +69,7 @@ int procmaps_tasks(pid_t pid, pid_t **tids, size_t *n);
 int procmaps_find_gap(const struct procmaps *pm, uint64_t lo, uint64_t hi, size_t size,
 		      uint64_t min_addr, uint64_t *addr);
 
+/* The command name of pid (/proc/PID/comm), malloc'd; NULL if it is gone. */
+char *procmaps_comm(pid_t pid);
+
 #endif /* HP_PROCMAPS_H */

@@ -67,25 +67,6 @@ void hp_status__free(struct hp_status *s)
 	free(s);
 }
 
-static char *read_comm(pid_t pid)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return strdup(buf);
-}
-
 /* The process named by pid and start time is the one running now (a later
  * process may have been given the same pid). */
 static bool same_process(pid_t pid, uint64_t start_time)
@@ -174,7 +155,7 @@ static int check_process(struct hp_status_target *t)
 	if (!t->running)
 		return 0;
 	free(t->comm);
-	t->comm = read_comm(t->pid);
+	t->comm = procmaps_comm(t->pid);
 	err = hp_live__status(t->pid, t->package, &ls);
 	if (err == -HP_E_NOT_APPLIED)
 		return 0;
@@ -498,7 +479,7 @@ static int stale_processes(struct hp_status *s, const struct scan *sc)
 			s->stale = x;
 			x = &s->stale[s->nr_stale++];
 			x->pid = sc->procs[p].pid;
-			x->comm = read_comm(x->pid);
+			x->comm = procmaps_comm(x->pid);
 			x->path = strdup(t->path);
 			x->package = strdup(t->package);
 			if (!x->path || !x->package)

@@ -491,25 +491,6 @@ static void remember(struct run *r, const struct procmap *pm)
 	r->seen[r->nr_seen++] = (struct seen){ pm->dev_major, pm->dev_minor, pm->inode };
 }
 
-static char *read_comm(pid_t pid)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return strdup(buf);
-}
-
 /* Open the file a mapping maps: the mapped inode itself through
  * map_files (so a file replaced on disk since is still read as mapped), or,
  * where that is not allowed, the path through the process' root. */
@@ -581,7 +562,7 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 		}
 		return err == -ENOMEM ? err : 0;
 	}
-	comm = read_comm(pid);
+	comm = procmaps_comm(pid);
 	snprintf(mempath, sizeof(mempath), "/proc/%d/mem", (int)pid);
 	for (i = 0; i < maps.n; i++) {
 		const struct procmap *pm = &maps.maps[i];

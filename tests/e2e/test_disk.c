@@ -26,27 +26,6 @@
 #define SRV_OLD "5.2.3790.1830"
 #define MRX_ELIGIBLE "5.2.3790.2697"
 
-static char *run(const char *fmt, int *rc, ...) __attribute__((format(printf, 1, 3)));
-
-static char *run(const char *fmt, int *rc, ...)
-{
-	char *cmd = NULL, *out = NULL, *err = NULL, *both = NULL;
-	va_list ap;
-
-	va_start(ap, rc);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	*rc = cmd ? ts_sh(cmd, &out, &err) : -1;
-	if (asprintf(&both, "%s%s", out ? out : "", err ? err : "") < 0)
-		both = NULL;
-	fprintf(stderr, "$ %s\n%s[exit %d]\n", cmd ? cmd : "?", both ? both : "", *rc);
-	free(cmd);
-	free(out);
-	free(err);
-	return both;
-}
-
 /* A root holding the eligible srv and mrxsmb builds (and smbcli beside
  * them, finding the library through its $ORIGIN/../lib runpath) plus a
  * srv of a version the package was not built for, in dir/root. */
@@ -56,7 +35,7 @@ static const char *make_root(const char *dir)
 	char *out;
 	int rc;
 
-	out = run("set -e; r='%s'; mkdir -p $r/usr/sbin $r/usr/local/sbin $r/usr/lib $r/usr/bin; "
+	out = ts_run_cmd("set -e; r='%s'; mkdir -p $r/usr/sbin $r/usr/local/sbin $r/usr/lib $r/usr/bin; "
 		  "cp '%s' $r/usr/sbin/srv; cp '%s' $r/usr/local/sbin/srv; cp '%s' $r/usr/lib/; "
 		  "cp '%s' $r/usr/bin/; chmod 0751 $r/usr/sbin/srv",
 		  &rc, root, ts_build_path("targets/srv/%s/srv", SRV_ELIGIBLE),
@@ -86,7 +65,7 @@ static void sha_of(const char *path, char sha[65])
 static int apply_disk(const char *root, const char *state, const char *fault, char **out)
 {
 	int rc;
-	char *o = run("%s%s '%s' apply %s --disk --root '%s' --state-dir '%s'", &rc,
+	char *o = ts_run_cmd("%s%s '%s' apply %s --disk --root '%s' --state-dir '%s'", &rc,
 		      fault ? "HOTPATCH_FAULT=" : "", fault ? fault : "",
 		      ts_build_path("bin/hotpatch"), pkg_args(), root, state);
 
@@ -100,7 +79,7 @@ static int apply_disk(const char *root, const char *state, const char *fault, ch
 static int rollback_disk(const char *state, const char *fault, char **out)
 {
 	int rc;
-	char *o = run("%s%s '%s' rollback KB916846 --disk --state-dir '%s'", &rc,
+	char *o = ts_run_cmd("%s%s '%s' rollback KB916846 --disk --state-dir '%s'", &rc,
 		      fault ? "HOTPATCH_FAULT=" : "", fault ? fault : "",
 		      ts_build_path("bin/hotpatch"), state);
 
@@ -150,7 +129,7 @@ static int connect_cli(const char *dir, const char *bin, const char *setting, in
 	char *out;
 	int rc;
 
-	out = run("%s'%s' connect --server 127.0.0.1:%d --config '%s/%s.conf' --read readme.txt",
+	out = ts_run_cmd("%s'%s' connect --server 127.0.0.1:%d --config '%s/%s.conf' --read readme.txt",
 		  &rc, valgrind ? "valgrind -q --error-exitcode=99 --leak-check=full "
 				  "--errors-for-leak-kinds=definite " : "",
 		  bin, port, dir, setting);
@@ -245,17 +224,17 @@ static void apply_run_rollback(void)
 	CU_ASSERT(xattr_kept(ts_join(root, "usr/sbin/srv"), xattrs));
 
 	/* Sound files, as the toolchain sees them. */
-	out = run("eu-elflint --gnu-ld '%s' && eu-elflint --gnu-ld '%s'", &rc,
+	out = ts_run_cmd("eu-elflint --gnu-ld '%s' && eu-elflint --gnu-ld '%s'", &rc,
 		  ts_join(root, "usr/sbin/srv"), ts_join(root, "usr/lib/libmrxsmb.so"));
 	CU_ASSERT_EQUAL(rc, 0);
 	free(out);
-	out = run("readelf -lW '%s' && readelf -SW '%s' && readelf -p .hotpatch.record '%s'", &rc,
+	out = ts_run_cmd("readelf -lW '%s' && readelf -SW '%s' && readelf -p .hotpatch.record '%s'", &rc,
 		  ts_join(root, "usr/sbin/srv"), ts_join(root, "usr/sbin/srv"),
 		  ts_join(root, "usr/sbin/srv"));
 	CU_ASSERT(rc == 0 && out && strstr(out, ".hotpatch.text") && strstr(out, "PHDR") &&
 		  strstr(out, "package=KB916846"));
 	free(out);
-	out = run("gdb -batch -nx -ex 'info functions srv_negotiate_signing' '%s'", &rc,
+	out = ts_run_cmd("gdb -batch -nx -ex 'info functions srv_negotiate_signing' '%s'", &rc,
 		  ts_join(root, "usr/sbin/srv"));
 	CU_ASSERT(rc == 0 && out && strstr(out, "srv_negotiate_signing") && !strstr(out, "not in executable format"));
 	free(out);
@@ -268,7 +247,7 @@ static void apply_run_rollback(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "0 files patched, 2 already applied"));
 	free(out);
-	out = run("'%s' --json apply %s --disk --root '%s' --state-dir '%s'", &rc,
+	out = ts_run_cmd("'%s' --json apply %s --disk --root '%s' --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), pkg_args(), root, state);
 	CU_ASSERT(rc == 0 && out && strstr(out, "\"changed\": false") && strstr(out, "\"files\""));
 	free(out);
@@ -276,13 +255,13 @@ static void apply_run_rollback(void)
 	CU_ASSERT_STRING_EQUAL(sha, srv1);
 
 	/* The dry run says so too. */
-	out = run("'%s' verify %s --root '%s' --no-processes", &rc, ts_build_path("bin/hotpatch"),
+	out = ts_run_cmd("'%s' verify %s --root '%s' --no-processes", &rc, ts_build_path("bin/hotpatch"),
 		  pkg_args(), root);
 	CU_ASSERT(out && strstr(out, "already"));
 	free(out);
 
 	/* Rollback: the originals, byte for byte; again: nothing to do. */
-	out = run("'%s' --json rollback KB916846 --disk --state-dir '%s'", &rc,
+	out = ts_run_cmd("'%s' --json rollback KB916846 --disk --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), state);
 	CU_ASSERT(rc == 0 && out && strstr(out, "\"rolled back\"") && strstr(out, "\"changed\": true"));
 	free(out);
@@ -328,7 +307,7 @@ static void disk_and_live_together(void)
 	CU_ASSERT_FATAL(a > 0);
 	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_a, false), 11);
 
-	out = run("'%s' apply %s --disk --live --pid %d --root '%s' --state-dir '%s'", &rc,
+	out = ts_run_cmd("'%s' apply %s --disk --live --pid %d --root '%s' --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), pkg_args(), (int)a, root, state);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "2 files patched") && strstr(out, "1 processes patched"));
@@ -339,19 +318,19 @@ static void disk_and_live_together(void)
 	/* A server started now runs the patched file: already patched. */
 	b = start_srv(dir, ts_join(root, "usr/sbin/srv"), "disabled", &port_b, false);
 	CU_ASSERT_FATAL(b > 0);
-	out = run("'%s' --json apply %s --disk --live --pid %d --pid %d --root '%s' --state-dir '%s'",
+	out = ts_run_cmd("'%s' --json apply %s --disk --live --pid %d --pid %d --root '%s' --state-dir '%s'",
 		  &rc, ts_build_path("bin/hotpatch"), pkg_args(), (int)a, (int)b, root, state);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "\"changed\": false") && !strstr(out, "\"patched\""));
 	free(out);
 	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_b, false), 0);
-	out = run("'%s' rollback KB916846 --live --pid %d --state-dir '%s'", &rc,
+	out = ts_run_cmd("'%s' rollback KB916846 --live --pid %d --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), (int)b, state);
 	CU_ASSERT(rc == 0 && out && strstr(out, "not applied"));
 	free(out);
 
 	/* Both back: the live process, then the files. */
-	out = run("'%s' rollback KB916846 --disk --live --pid %d --state-dir '%s'", &rc,
+	out = ts_run_cmd("'%s' rollback KB916846 --disk --live --pid %d --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), (int)a, state);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "1 processes rolled back") && strstr(out, "2 files rolled back"));
@@ -370,7 +349,7 @@ static void patched_runs_clean_under_valgrind(void)
 	char *out;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-	out = run("command -v valgrind", &rc);
+	out = ts_run_cmd("command -v valgrind", &rc);
 	free(out);
 	if (rc) {
 		CU_FAIL("valgrind is not installed");
@@ -525,7 +504,7 @@ static void full_disk_loses_nothing(void)
 	free(out);
 	sha_of(srv, sha);
 	CU_ASSERT_STRING_EQUAL(sha, srv0);
-	out = run("ls -a '%s/usr/sbin' '%s/usr/lib'", &rc, root, root);
+	out = ts_run_cmd("ls -a '%s/usr/sbin' '%s/usr/lib'", &rc, root, root);
 	CU_ASSERT(out && !strstr(out, ".hp"));
 	free(out);
 	/* Room again: the same command completes. */

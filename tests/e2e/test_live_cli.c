@@ -20,27 +20,6 @@
 #define SRV_OLD "5.2.3790.1830"
 #define MRX_FIXED "5.2.3790.2734"
 
-static char *run(const char *fmt, int *rc, ...) __attribute__((format(printf, 1, 3)));
-
-static char *run(const char *fmt, int *rc, ...)
-{
-	char *cmd = NULL, *out = NULL, *err = NULL, *both = NULL;
-	va_list ap;
-
-	va_start(ap, rc);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	*rc = cmd ? ts_sh(cmd, &out, &err) : -1;
-	if (asprintf(&both, "%s%s", out ? out : "", err ? err : "") < 0)
-		both = NULL;
-	fprintf(stderr, "$ %s\n%s[exit %d]\n", cmd ? cmd : "?", both ? both : "", *rc);
-	free(cmd);
-	free(out);
-	free(err);
-	return both;
-}
-
 /* The commands keep their journal and lock under the test's directory. */
 static void use_state_dir(const char *dir)
 {
@@ -76,7 +55,7 @@ static int connect_fixed(const char *dir, int port)
 	char *out;
 	int rc;
 
-	out = run("'%s' connect --server 127.0.0.1:%d --config '%s/client.conf'", &rc,
+	out = ts_run_cmd("'%s' connect --server 127.0.0.1:%d --config '%s/client.conf'", &rc,
 		  ts_build_path("targets/mrxsmb/" MRX_FIXED "/smbcli"), port, dir);
 	free(out);
 	return rc;
@@ -107,7 +86,7 @@ static void apply_and_rollback_running_srv(void)
 
 	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
 
-	out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key, (int)srv);
+	out = ts_run_cmd("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key, (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "patched (") && strstr(out, "1 processes patched"));
 	free(out);
@@ -125,27 +104,27 @@ static void apply_and_rollback_running_srv(void)
 	}
 
 	/* Again: already applied, nothing changed. */
-	out = run("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+	out = ts_run_cmd("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
 		  (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "\"already applied\"") && strstr(out, "\"changed\": false"));
 	free(out);
 
 	/* A version the package was not built for: skipped, exit 3. */
-	out = run("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+	out = ts_run_cmd("'%s' --json apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
 		  (int)old);
 	CU_ASSERT_EQUAL(rc, 3);
 	CU_ASSERT(out && strstr(out, "\"skipped\"") && strstr(out, "not eligible"));
 	free(out);
 	CU_ASSERT_EQUAL(connect_fixed(dir, port_old), 11);
 
-	out = run("'%s' --json rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	out = ts_run_cmd("'%s' --json rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "\"rolled back\"") && strstr(out, "\"region_released\": true"));
 	free(out);
 	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
 
-	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	out = ts_run_cmd("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "not applied"));
 	free(out);
@@ -153,31 +132,31 @@ static void apply_and_rollback_running_srv(void)
 	/* hotpatch killed right after writing the jump, before marking its
 	 * record: the server runs the new code, status tells so, a new apply
 	 * says already applied, rollback completes. */
-	out = run("HOTPATCH_FAULT=live-apply-jumped '%s' apply '%s' --trusted-key '%s' --live --pid %d",
+	out = ts_run_cmd("HOTPATCH_FAULT=live-apply-jumped '%s' apply '%s' --trusted-key '%s' --live --pid %d",
 		  &rc, hp, manifest, key, (int)srv);
 	CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
 	free(out);
 	CU_ASSERT_EQUAL(connect_fixed(dir, port), 0);
-	out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
+	out = ts_run_cmd("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest, key,
 		  (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "already applied"));
 	free(out);
-	out = run("HOTPATCH_FAULT=live-rollback-restored '%s' rollback KB916846 --live --pid %d", &rc,
+	out = ts_run_cmd("HOTPATCH_FAULT=live-rollback-restored '%s' rollback KB916846 --live --pid %d", &rc,
 		  hp, (int)srv);
 	CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
 	free(out);
 	CU_ASSERT_EQUAL(connect_fixed(dir, port), 11);
-	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+	out = ts_run_cmd("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(out && strstr(out, "not applied"));
 	free(out);
 
 	/* Usage and a process that is not there. */
-	out = run("'%s' apply '%s' --trusted-key '%s' --pid %d", &rc, hp, manifest, key, (int)srv);
+	out = ts_run_cmd("'%s' apply '%s' --trusted-key '%s' --pid %d", &rc, hp, manifest, key, (int)srv);
 	CU_ASSERT_EQUAL(rc, 2);
 	free(out);
-	out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, 0x7ffffff0);
+	out = ts_run_cmd("'%s' rollback KB916846 --live --pid %d", &rc, hp, 0x7ffffff0);
 	CU_ASSERT_EQUAL(rc, 1);
 	CU_ASSERT(out && strstr(out, "no such process"));
 	free(out);
@@ -222,11 +201,11 @@ static void cycles_under_load(void)
 	free(bin);
 	usleep(300000);
 	for (i = 0; i < 20; i++) {
-		out = run("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest,
+		out = ts_run_cmd("'%s' apply '%s' --trusted-key '%s' --live --pid %d", &rc, hp, manifest,
 			  key, (int)srv);
 		CU_ASSERT_EQUAL(rc, 0);
 		free(out);
-		out = run("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
+		out = ts_run_cmd("'%s' rollback KB916846 --live --pid %d", &rc, hp, (int)srv);
 		CU_ASSERT_EQUAL(rc, 0);
 		free(out);
 	}

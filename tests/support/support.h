@@ -42,6 +42,11 @@ int ts_run(char *const argv[], const char *in_text, char **out, char **err);
 /* Same, through "sh -c cmd". */
 int ts_sh(const char *cmd, char **out, char **err);
 
+/* Run a formatted shell command line; *rc gets its status (as ts_run).
+ * Returns stdout and stderr together (malloc'd), and echoes all of it on
+ * stderr for the test log. */
+char *ts_run_cmd(const char *fmt, int *rc, ...) __attribute__((format(printf, 1, 3)));
+
 /* Start argv in the background, stdout and stderr to log (or /dev/null). */
 pid_t ts_spawn(char *const argv[], const char *log);
 
