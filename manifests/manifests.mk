@@ -5,11 +5,15 @@
 #   $(O)/packages/KB916846/manifest.json         final manifest (hotpatch pack)
 #   $(O)/packages/KB916846/manifest.json.minisig its signature (hotpatch sign)
 #   $(O)/packages/KB916846/{srv,mrxsmb}.hpc       payload containers
+#   $(O)/packages/KB916846/{srv,mrxsmb}-<fixed>.hpc the fixed full builds, for
+#                                       the versions not eligible for the hotpatch
 #
 # Every hash in the manifest comes from the files built here: hotpatch pack
 # reads the eligible builds of each component (targets/targets.mk:
 # SRV_ELIGIBLE, MRXSMB_ELIGIBLE) and the payload objects
-# (payloads/payloads.mk), so nobody copies a hash by hand.
+# (payloads/payloads.mk), the fixed full builds and the builds they replace
+# (every built version that is neither eligible nor the fixed one), so
+# nobody copies a hash by hand.
 
 KB916846_DIR := $(O)/packages/KB916846
 KB916846_MANIFEST := $(KB916846_DIR)/manifest.json
@@ -19,6 +23,12 @@ VENDOR_PUB := $(O)/keys/vendor.pub
 
 KB916846_SRV_FILES = $(foreach v,$(SRV_ELIGIBLE),$(O)/targets/srv/$(v)/srv)
 KB916846_MRXSMB_FILES = $(foreach v,$(MRXSMB_ELIGIBLE),$(O)/targets/mrxsmb/$(v)/libmrxsmb.so)
+KB916846_SRV_OLD = $(foreach v,$(filter-out $(SRV_ELIGIBLE) $(FIXED_VERSION),$(SRV_VERSIONS)),\
+	$(O)/targets/srv/$(v)/srv)
+KB916846_MRXSMB_OLD = $(foreach v,$(filter-out $(MRXSMB_ELIGIBLE) $(FIXED_VERSION),\
+	$(MRXSMB_VERSIONS)),$(O)/targets/mrxsmb/$(v)/libmrxsmb.so)
+KB916846_SRV_FIXED = $(O)/targets/srv/$(FIXED_VERSION)/srv
+KB916846_MRXSMB_FIXED = $(O)/targets/mrxsmb/$(FIXED_VERSION)/libmrxsmb.so
 
 # Only the absence of the key triggers this: an existing key is kept.
 $(VENDOR_PUB): | $(HOTPATCH)
@@ -32,13 +42,17 @@ $(VENDOR_PUB): | $(HOTPATCH)
 # are expanded a second time, once every fragment has been read.
 .SECONDEXPANSION:
 $(KB916846_MANIFEST): manifests/KB916846.json $(HOTPATCH) $$(PAYLOAD_KB916846)/srv.o \
-		$$(PAYLOAD_KB916846)/mrxsmb.o $$(KB916846_SRV_FILES) $$(KB916846_MRXSMB_FILES)
+		$$(PAYLOAD_KB916846)/mrxsmb.o $$(KB916846_SRV_FILES) $$(KB916846_MRXSMB_FILES) \
+		$$(KB916846_SRV_OLD) $$(KB916846_MRXSMB_OLD) $$(KB916846_SRV_FIXED) $$(KB916846_MRXSMB_FIXED)
 	$(call msg,PACK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(HOTPATCH) pack $< --out $(@D) \
 		--payload srv=$(PAYLOAD_KB916846)/srv.o --payload mrxsmb=$(PAYLOAD_KB916846)/mrxsmb.o \
 		$(foreach f,$(KB916846_SRV_FILES),--target srv=$(f)) \
-		$(foreach f,$(KB916846_MRXSMB_FILES),--target mrxsmb=$(f)) >/dev/null
+		$(foreach f,$(KB916846_MRXSMB_FILES),--target mrxsmb=$(f)) \
+		--full-build srv=$(KB916846_SRV_FIXED) --full-build mrxsmb=$(KB916846_MRXSMB_FIXED) \
+		$(foreach f,$(KB916846_SRV_OLD),--replaced srv=$(f)) \
+		$(foreach f,$(KB916846_MRXSMB_OLD),--replaced mrxsmb=$(f)) >/dev/null
 
 $(KB916846_SIG): $(KB916846_MANIFEST) $(VENDOR_PUB)
 	$(call msg,SIGN,$@)

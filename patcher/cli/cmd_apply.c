@@ -28,11 +28,18 @@ static void usage(FILE *f)
 		"with --pid). Without --disk or --live, both: the files first, then the\n"
 		"processes. Each file and each process is patched completely or not at\n"
 		"all; a process that stays busy is left unchanged.\n\n"
+		"A file of a version the hotpatch was not built for is replaced by the\n"
+		"package's fixed full build, if it carries one (same atomic replace and\n"
+		"backup); the processes still running the old file are named: they need\n"
+		"a restart (\"restart required\"). --hotpatch-only leaves such files\n"
+		"unchanged instead.\n\n"
 		"Options:\n"
 		"  --disk                 patch the files on disk\n"
 		"  --live                 patch running processes\n"
 		"  --root DIR             look for the components' files below DIR (default /)\n"
 		"  --pid PID              only this process (repeatable; needs --live)\n"
+		"  --hotpatch-only        change nothing that would need a restart: leave\n"
+		"                         files that only a full build can fix unchanged\n"
 		"  --consistency=full|entry  full (default): no thread inside a replaced\n"
 		"                         function nor returning into one; entry: no thread\n"
 		"                         inside the bytes the jump overwrites\n"
@@ -43,8 +50,9 @@ static void usage(FILE *f)
 		"  --insecure-skip-signature  do not check the signature (development only)\n"
 		"  --json                 one JSON document on stdout\n"
 		"  -h, --help             this help\n\n"
-		"Exit codes: 0 done (or already applied), 1 error, 2 usage, 3 not eligible,\n"
-		"4 busy, 5 integrity or signature failure.\n");
+		"Exit codes: 0 done (or already applied; a restart may be required, see\n"
+		"the report), 1 error, 2 usage, 3 not eligible (a --pid, or a file\n"
+		"--hotpatch-only left unchanged), 4 busy, 5 integrity or signature failure.\n");
 }
 
 static int parse_pid(const char *s, pid_t *pid)
@@ -135,6 +143,7 @@ static void report_file(struct out_node *arr, const struct hp_verify_target *t, 
 		out_str(o, "result", result);
 		if (reason)
 			out_str(o, "reason", reason);
+		out_str(o, "full_build", t->build ? t->build->version : NULL);
 		if (res && res->new_sha256[0]) {
 			out_str(o, "old_sha256", res->old_sha256);
 			out_str(o, "new_sha256", res->new_sha256);
@@ -145,20 +154,87 @@ static void report_file(struct out_node *arr, const struct hp_verify_target *t, 
 	printf("file %s: %s", t->path ? t->path : "?", result);
 	if (reason)
 		printf(": %s", reason);
-	if (res && !strcmp(result, "patched"))
+	if (res && res->new_sha256[0])
 		printf(" (SHA-256 %.16s... -> %.16s...)", res->old_sha256, res->new_sha256);
 	putchar('\n');
 }
 
+/* What the disk step leaves for the restart report: the files that now
+ * hold a fixed full build (replaced by this run or an earlier one). */
+struct replaced_files {
+	char **paths;  /* canonical paths, malloc'd */
+	size_t n;
+};
+
+static void replaced_add(struct replaced_files *rf, const char *path)
+{
+	char *real = realpath(path, NULL), **grown;
+
+	if (!real)
+		return;
+	grown = realloc(rf->paths, (rf->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(real);
+		return;
+	}
+	rf->paths = grown;
+	rf->paths[rf->n++] = real;
+}
+
+static void replaced_free(struct replaced_files *rf)
+{
+	size_t i;
+
+	for (i = 0; i < rf->n; i++)
+		free(rf->paths[i]);
+	free(rf->paths);
+}
+
+/* Replace or cold-patch one file (the dry run judged it would be) and
+ * report it; returns the exit code for it. */
+static int disk_step(const struct hp_package *pkg, struct hp_state *state,
+		     const struct hp_verify_target *t, struct out_node *arr, size_t *changed,
+		     size_t *already, struct replaced_files *rf)
+{
+	bool replace = t->verdict == HP_VERDICT_WOULD_REPLACE;
+	struct hp_disk_result res;
+	char why[160];
+	int err;
+
+	err = hp_disk__apply(pkg, t, state, &res);
+	if (!err) {
+		(*changed)++;
+		if (replace) {
+			snprintf(why, sizeof(why), "fixed full build %s installed; restart required",
+				 res.full_build);
+			replaced_add(rf, t->path);
+		}
+		report_file(arr, t, replace ? "replaced" : "patched", replace ? why : NULL, &res);
+		return EXIT_OK;
+	}
+	if (err == -HP_E_ALREADY) {
+		(*already)++;
+		report_file(arr, t, "already applied", NULL, NULL);
+		return EXIT_OK;
+	}
+	report_file(arr, t, "failed", hp_strerror(err), NULL);
+	return cli_exit_for(err);
+}
+
 /* The disk step: every component file below root that the dry run judges
- * patchable is replaced by its cold-patched copy. Returns the exit code;
- * *patched counts the files changed. */
+ * patchable is replaced by its cold-patched copy, every file of a version a
+ * full build replaces by that build (unless hotpatch_only). Returns the
+ * exit code; *patched counts the files changed, rf gets the files that now
+ * hold a full build. */
 static int apply_disk(const struct hp_package *pkg, struct hp_state *state, const char *root,
-		      struct out_node *arr, size_t *patched)
+		      bool hotpatch_only, struct out_node *arr, size_t *patched,
+		      struct replaced_files *rf)
 {
 	struct hp_verify_opts vopts = { 0 };
 	struct hp_verify_report *rep = NULL;
-	size_t i, already = 0, files = 0;
+	size_t i, already = 0, files = 0, left = 0;
+	struct hp_disk_result res;
+	char why[256];
 	int err, rc = EXIT_OK;
 
 	vopts.root = root;
@@ -171,7 +247,6 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 	}
 	for (i = 0; i < rep->nr_targets; i++) {
 		const struct hp_verify_target *t = &rep->targets[i];
-		struct hp_disk_result res;
 		int trc = EXIT_OK;
 
 		if (t->pid)
@@ -179,17 +254,19 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 		files++;
 		switch (t->verdict) {
 		case HP_VERDICT_WOULD_PATCH:
-			err = hp_disk__apply(pkg, t, state, &res);
-			if (!err) {
-				(*patched)++;
-				report_file(arr, t, "patched", NULL, &res);
-			} else if (err == -HP_E_ALREADY) {
-				already++;
-				report_file(arr, t, "already applied", NULL, NULL);
-			} else {
-				report_file(arr, t, "failed", hp_strerror(err), NULL);
-				trc = cli_exit_for(err);
+			trc = disk_step(pkg, state, t, arr, patched, &already, rf);
+			break;
+		case HP_VERDICT_WOULD_REPLACE:
+			if (!hotpatch_only) {
+				trc = disk_step(pkg, state, t, arr, patched, &already, rf);
+				break;
 			}
+			snprintf(why, sizeof(why),
+				 "version %s is not eligible for the hotpatch; installing the fixed full build %s would need a restart, and --hotpatch-only refuses that",
+				 t->version ? t->version : "(none)", t->build->version);
+			report_file(arr, t, "left unchanged", why, NULL);
+			left++;
+			trc = EXIT_NOT_ELIGIBLE;
 			break;
 		case HP_VERDICT_ALREADY:
 			/* Through the executor all the same: it settles a step a
@@ -198,7 +275,9 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 				(*patched)++;
 			else
 				already++;
-			report_file(arr, t, "already applied", NULL, NULL);
+			if (t->build)
+				replaced_add(rf, t->path);
+			report_file(arr, t, "already applied", t->build ? t->reason : NULL, NULL);
 			break;
 		case HP_VERDICT_NOT_ELIGIBLE:
 			report_file(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
@@ -211,11 +290,68 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 		if (trc != EXIT_OK && rc == EXIT_OK)
 			rc = trc;
 	}
-	if (!cli_json)
-		printf("%s: %zu files patched, %zu already applied, %zu examined\n",
-		       pkg->manifest->id, *patched, already, files);
+	if (!cli_json) {
+		printf("%s: %zu files changed, %zu already applied, ", pkg->manifest->id, *patched,
+		       already);
+		if (left)
+			printf("%zu left unchanged (--hotpatch-only), ", left);
+		printf("%zu examined\n", files);
+	}
 	hp_verify__free(rep);
 	return rc;
+}
+
+/* The restart report: every process still running an old copy of a file
+ * that now holds a fixed full build (found by what it maps, as needrestart
+ * does). Returns the number of such processes, or -1 when the scan could
+ * not run. */
+static long report_restart(const struct replaced_files *rf, struct out_node *root)
+{
+	struct hp_restart_list *l = NULL;
+	struct out_node *arr = NULL;
+	size_t i;
+	int err;
+
+	if (!rf->n) {
+		if (root) {
+			out_bool(root, "restart_required", false);
+			out_array(root, "restart");
+		}
+		return 0;
+	}
+	err = hp_restart__scan((const char *const *)rf->paths, rf->n, HP_RESTART_OLD_COPY, NULL, 0,
+			       &l);
+	if (err) {
+		cli_error("apply: cannot list the processes that need a restart: %s",
+			  hp_strerror(err));
+		return -1;
+	}
+	if (root) {
+		out_bool(root, "restart_required", l->n > 0);
+		arr = out_array(root, "restart");
+	} else if (l->n) {
+		printf("restart required: %zu process%s still run%s the old code:\n", l->n,
+		       l->n == 1 ? "" : "es", l->n == 1 ? "s" : "");
+	}
+	for (i = 0; i < l->n; i++) {
+		const struct hp_restart_proc *p = &l->procs[i];
+
+		if (arr) {
+			struct out_node *o = out_object(arr, NULL);
+
+			out_int(o, "pid", p->pid);
+			out_str(o, "comm", p->comm ? p->comm : "");
+			out_str(o, "exe", p->exe);
+			out_str(o, "path", p->path);
+			out_bool(o, "is_exe", p->is_exe);
+		} else {
+			printf("  pid %d (%s): maps the replaced %s%s\n", (int)p->pid,
+			       p->comm ? p->comm : "?", p->path, p->is_exe ? " (its executable)" : "");
+		}
+	}
+	i = l->n;
+	hp_restart__free(l);
+	return (long)i;
 }
 
 /* The live step: every process the dry run judges patchable (all of the
@@ -285,6 +421,7 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			report(arr, t, "already applied", NULL, NULL);
 			break;
 		case HP_VERDICT_NOT_ELIGIBLE:
+		case HP_VERDICT_NEEDS_RESTART:
 			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
 			if (npids)
 				trc = EXIT_NOT_ELIGIBLE;
@@ -332,12 +469,14 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 
 int cmd_apply(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE, OPT_ROOT };
+	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE, OPT_ROOT,
+	       OPT_HPONLY };
 	static const struct option opts[] = {
 		{ "live", no_argument, NULL, OPT_LIVE },
 		{ "disk", no_argument, NULL, OPT_DISK },
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "hotpatch-only", no_argument, NULL, OPT_HPONLY },
 		{ "consistency", required_argument, NULL, OPT_CONS },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "trusted-key", required_argument, NULL, 'k' },
@@ -354,7 +493,8 @@ int cmd_apply(int argc, char **argv)
 	const char **keys = NULL;
 	pid_t *pids = NULL;
 	size_t nkeys = 0, npids = 0, nfiles = 0, nprocs = 0;
-	bool live = false, disk = false;
+	bool live = false, disk = false, hotpatch_only = false;
+	struct replaced_files rf = { 0 };
 	const char *manifest, *state_dir = NULL, *root_dir = NULL;
 	struct hp_state *state = NULL;
 	int c, err, rc = EXIT_OK, drc = EXIT_OK, lrc = EXIT_OK;
@@ -376,6 +516,9 @@ int cmd_apply(int argc, char **argv)
 			break;
 		case OPT_ROOT:
 			root_dir = optarg;
+			break;
+		case OPT_HPONLY:
+			hotpatch_only = true;
 			break;
 		case 'p':
 			if (parse_pid(optarg, &pids[npids])) {
@@ -475,13 +618,18 @@ int cmd_apply(int argc, char **argv)
 	 * patched (a jump out of every function), so none is left out and
 	 * none is patched twice. */
 	if (disk)
-		drc = apply_disk(pkg, state, root_dir, farr, &nfiles);
+		drc = apply_disk(pkg, state, root_dir, hotpatch_only, farr, &nfiles, &rf);
 	if (live)
 		lrc = apply_live(pkg, state, pids, npids, &lopts, parr, &nprocs);
 	rc = drc != EXIT_OK ? drc : lrc;
+	/* After the live step: a process it could hotpatch is not in the
+	 * list, whatever file it was started from. */
+	if (report_restart(&rf, root) < 0 && rc == EXIT_OK)
+		rc = EXIT_ERROR;
 	if (cli_json && out_emit(nfiles + nprocs > 0))
 		rc = EXIT_ERROR;
 out:
+	replaced_free(&rf);
 	hp_state__close(state);
 	hp_package__close(pkg);
 	free(keys);

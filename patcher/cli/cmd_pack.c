@@ -15,16 +15,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hotpatch pack SOURCE.json --out DIR --payload COMPONENT=OBJECT...\n"
-		"                     --target COMPONENT=FILE... [--json]\n\n"
+		"                     --target COMPONENT=FILE... [--full-build COMPONENT=FILE]...\n"
+		"                     [--replaced COMPONENT=FILE]... [--json]\n\n"
 		"Make the package DIR/manifest.json and its payload containers from the\n"
 		"vendor's source manifest. Every hash in the manifest is read from the\n"
 		"files given: each --target is a built file of an eligible version\n"
 		"(recognised by its package note), each --payload the relocatable object\n"
-		"holding a component's replacement functions.\n\n"
+		"holding a component's replacement functions. A source manifest that names\n"
+		"full builds (format 2) needs the fixed build of each (--full-build) and a\n"
+		"built file of every version it replaces (--replaced), to pin them.\n\n"
 		"Options:\n"
 		"  -o, --out DIR                  package directory (created if missing)\n"
 		"  -p, --payload COMPONENT=OBJECT payload object of a component\n"
 		"  -t, --target COMPONENT=FILE    built file of an eligible version\n"
+		"  -F, --full-build COMPONENT=FILE  fixed full build named in full_builds\n"
+		"  -r, --replaced COMPONENT=FILE  built file of a version a full build replaces\n"
 		"      --json                     report as JSON\n"
 		"  -h, --help                     this help\n\n"
 		"Exit codes: 0 written, 1 error, 2 usage, 3 a file is not an eligible version.\n");
@@ -49,23 +54,27 @@ int cmd_pack(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "payload", required_argument, NULL, 'p' },
 		{ "target", required_argument, NULL, 't' },
+		{ "full-build", required_argument, NULL, 'F' },
+		{ "replaced", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hp_pack_input *targets = NULL, *payloads = NULL;
+	struct hp_pack_input *targets = NULL, *payloads = NULL, *fulls = NULL, *replaced = NULL;
 	struct hp_pack_opts po = { 0 };
 	const char *out = NULL;
 	int c, err, rc = EXIT_OK;
 
 	targets = calloc((size_t)argc, sizeof(*targets));
 	payloads = calloc((size_t)argc, sizeof(*payloads));
-	if (!targets || !payloads) {
+	fulls = calloc((size_t)argc, sizeof(*fulls));
+	replaced = calloc((size_t)argc, sizeof(*replaced));
+	if (!targets || !payloads || !fulls || !replaced) {
 		cli_error("pack: out of memory");
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	while ((c = getopt_long(argc, argv, "o:p:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:p:t:F:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -79,6 +88,18 @@ int cmd_pack(int argc, char **argv)
 		case 't':
 			if (split(optarg, &targets[po.nr_targets++])) {
 				rc = cli_usage_error("pack", "--target wants COMPONENT=FILE, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'F':
+			if (split(optarg, &fulls[po.nr_full_builds++])) {
+				rc = cli_usage_error("pack", "--full-build wants COMPONENT=FILE, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'r':
+			if (split(optarg, &replaced[po.nr_replaced++])) {
+				rc = cli_usage_error("pack", "--replaced wants COMPONENT=FILE, not '%s'", optarg);
 				goto out;
 			}
 			break;
@@ -103,6 +124,8 @@ int cmd_pack(int argc, char **argv)
 	}
 	po.targets = targets;
 	po.payloads = payloads;
+	po.full_builds = fulls;
+	po.replaced = replaced;
 	err = hp_package__create(argv[optind], out, &po);
 	if (err) {
 		cli_error("pack: %s: no package written: %s", argv[optind], hp_strerror(err));
@@ -118,5 +141,7 @@ int cmd_pack(int argc, char **argv)
 out:
 	free(targets);
 	free(payloads);
+	free(fulls);
+	free(replaced);
 	return rc;
 }

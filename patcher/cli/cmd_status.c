@@ -107,6 +107,8 @@ static void json_report(const struct hp_status *s)
 		else
 			out_null(o, "since");
 		out_bool(o, "journaled", t->journaled);
+		if (t->kind == HP_JOURNAL_DISK)
+			out_str(o, "full_build", t->full_build);
 		json_functions(o, t->functions);
 		pr = out_array(o, "problems");
 		if (t->problems & HP_STATUS_NO_RECORD)
@@ -123,13 +125,14 @@ static void json_report(const struct hp_status *s)
 			out_str(pr, NULL, "unfinished");
 		out_str(o, "problem", t->problem);
 	}
-	arr = out_array(root, "stale_processes");
+	arr = out_array(root, "needs_restart");
 	for (i = 0; i < s->nr_stale; i++) {
 		o = out_object(arr, NULL);
 		out_int(o, "pid", s->stale[i].pid);
 		out_str(o, "comm", s->stale[i].comm);
 		out_str(o, "path", s->stale[i].path);
 		out_str(o, "package", s->stale[i].package);
+		out_str(o, "full_build", s->stale[i].full_build);
 	}
 	arr = out_array(root, "unfinished");
 	for (i = 0; i < s->nr_unfinished; i++) {
@@ -174,6 +177,9 @@ static void text_report(const struct hp_status *s)
 		if (t->kind == HP_JOURNAL_LIVE)
 			printf("  pid %d (%s) %s: %s, live, since %s", (int)t->pid,
 			       t->comm ? t->comm : "?", *t->path ? t->path : "?", target_state(t), when);
+		else if (t->full_build)
+			printf("  %s: %s, replaced by the fixed full build %s, since %s", t->path,
+			       target_state(t), t->full_build, when);
 		else
 			printf("  %s: %s, on disk, since %s", t->path, target_state(t), when);
 		if (t->functions)
@@ -183,10 +189,18 @@ static void text_report(const struct hp_status *s)
 			printf("    problem: %s\n", t->problem);
 	}
 	if (s->nr_stale)
-		printf("processes running an older copy of a file patched on disk (restart them):\n");
-	for (i = 0; i < s->nr_stale; i++)
-		printf("  pid %d (%s) %s (%s)\n", (int)s->stale[i].pid,
-		       s->stale[i].comm ? s->stale[i].comm : "?", s->stale[i].path, s->stale[i].package);
+		printf("processes that need a restart (they run an older copy of a file updated on disk):\n");
+	for (i = 0; i < s->nr_stale; i++) {
+		const struct hp_status_stale *x = &s->stale[i];
+
+		printf("  pid %d (%s) %s (%s", (int)x->pid, x->comm ? x->comm : "?", x->path,
+		       x->package);
+		if (x->full_build)
+			printf("; the fixed full build %s is installed", x->full_build);
+		else
+			printf("; or patch it live");
+		printf(")\n");
+	}
 	if (s->nr_unfinished)
 		printf("steps started and never finished (a run was killed or crashed):\n");
 	for (i = 0; i < s->nr_unfinished; i++) {

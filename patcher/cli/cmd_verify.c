@@ -67,7 +67,8 @@ static int report_exit(const struct hp_verify_report *rep)
 		if (t->verdict == HP_VERDICT_REFUSED || t->verdict == HP_VERDICT_ERROR)
 			rc = EXIT_ERROR;
 	}
-	if (rc == EXIT_OK && !rep->count[HP_VERDICT_WOULD_PATCH] && rep->count[HP_VERDICT_NOT_ELIGIBLE])
+	if (rc == EXIT_OK && !rep->count[HP_VERDICT_WOULD_PATCH] &&
+	    !rep->count[HP_VERDICT_WOULD_REPLACE] && rep->count[HP_VERDICT_NOT_ELIGIBLE])
 		rc = EXIT_NOT_ELIGIBLE;
 	return rc;
 }
@@ -102,6 +103,20 @@ static void json_package(const struct hp_package *pkg, const char *manifest, int
 	}
 }
 
+static const char *action_of(const struct hp_verify_target *t)
+{
+	switch (t->verdict) {
+	case HP_VERDICT_WOULD_PATCH:
+		return "hotpatch";
+	case HP_VERDICT_WOULD_REPLACE:
+		return "replace";
+	case HP_VERDICT_NEEDS_RESTART:
+		return "restart";
+	default:
+		return "none";
+	}
+}
+
 static void json_report(const struct hp_verify_report *rep)
 {
 	struct out_node *arr = out_array(out_root(), "targets"), *sum;
@@ -126,6 +141,11 @@ static void json_report(const struct hp_verify_report *rep)
 		out_str(o, "verdict", hp_verdict_name(t->verdict));
 		out_str(o, "reason", t->reason);
 		out_str(o, "error", t->err ? hp_strerror(t->err) : NULL);
+		/* What apply does for this target: "hotpatch" (live and on
+		 * disk), "replace" (the fixed full build), or nothing. */
+		out_str(o, "action", action_of(t));
+		out_str(o, "full_build", t->build ? t->build->version : NULL);
+		out_bool(o, "restart_required", t->verdict == HP_VERDICT_NEEDS_RESTART);
 		fa = out_array(o, "functions");
 		for (j = 0; j < t->nr_funcs; j++) {
 			const struct hp_verify_func *f = &t->funcs[j];
@@ -144,7 +164,7 @@ static void json_report(const struct hp_verify_report *rep)
 		}
 	}
 	sum = out_object(out_root(), "summary");
-	for (i = 0; i <= HP_VERDICT_ERROR; i++)
+	for (i = 0; i < HP_VERDICT_COUNT; i++)
 		out_uint(sum, hp_verdict_name((enum hp_verdict)i), rep->count[i]);
 }
 
@@ -185,6 +205,14 @@ static void text_report(const struct hp_verify_report *rep)
 		case HP_VERDICT_NOT_ELIGIBLE:
 			printf(": not eligible (%s)\n", t->reason);
 			break;
+		case HP_VERDICT_WOULD_REPLACE:
+			printf(": would replace with the fixed full build %s (not eligible for the hotpatch)\n",
+			       t->build->version);
+			break;
+		case HP_VERDICT_NEEDS_RESTART:
+			printf(": needs a restart (not eligible for the hotpatch; the fixed full build %s replaces its file)\n",
+			       t->build->version);
+			break;
 		default:
 			printf(": %s: %s\n", hp_verdict_name(t->verdict), t->reason ? t->reason : "");
 			break;
@@ -202,9 +230,10 @@ static void text_report(const struct hp_verify_report *rep)
 	}
 	if (!rep->nr_targets)
 		printf("no target found: nothing to do\n");
-	printf("\nsummary: %zu would patch, %zu not eligible, %zu already patched, %zu refused, "
-	       "%zu errors; nothing changed\n",
-	       rep->count[HP_VERDICT_WOULD_PATCH], rep->count[HP_VERDICT_NOT_ELIGIBLE],
+	printf("\nsummary: %zu would patch, %zu would replace, %zu would need a restart, "
+	       "%zu not eligible, %zu already patched, %zu refused, %zu errors; nothing changed\n",
+	       rep->count[HP_VERDICT_WOULD_PATCH], rep->count[HP_VERDICT_WOULD_REPLACE],
+	       rep->count[HP_VERDICT_NEEDS_RESTART], rep->count[HP_VERDICT_NOT_ELIGIBLE],
 	       rep->count[HP_VERDICT_ALREADY], rep->count[HP_VERDICT_REFUSED],
 	       rep->count[HP_VERDICT_ERROR]);
 }

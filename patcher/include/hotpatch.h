@@ -537,13 +537,26 @@ struct hp_manifest_version {
 	size_t nr_funcs;       /* 0 in a source manifest */
 };
 
-/* Format 2: a full fixed build for versions the hotpatch was not built for. */
+/* Format 2: a build a full fixed build replaces, pinned as exactly as an
+ * eligible version (only these files are ever replaced). */
+struct hp_manifest_replaced {
+	char *version;         /* package-note version of the build replaced */
+	char *build_id;        /* hex GNU build-id; NULL in a source manifest */
+	char sha256[65];       /* hex SHA-256 of the whole file; "" in a source manifest */
+};
+
+/* Format 2: the vendor's fixed full build of a component, for the versions
+ * the hotpatch was not built for. Installing it replaces the file on disk;
+ * processes running the old file need a restart. */
 struct hp_manifest_build {
-	char *version;         /* package-note version of the fixed build */
-	char *file;            /* file name inside the package directory */
-	char sha256[65];       /* hex SHA-256 of that file */
-	uint64_t size;         /* bytes of that file */
-	char **replaces;       /* versions it is meant to replace */
+	char *version;         /* package-note version of the fixed build, "5.2.3790.2734" */
+	char *build_id;        /* its hex GNU build-id; NULL in a source manifest */
+	char sha256[65];       /* hex SHA-256 of the build as installed; "" in a source manifest */
+	uint64_t size;         /* bytes of the build as installed; 0 in a source manifest */
+	char *file;            /* its container, file name inside the package directory */
+	char file_sha256[65];  /* hex SHA-256 of the container file; "" in a source manifest */
+	uint64_t file_size;    /* bytes of the container file; 0 in a source manifest */
+	struct hp_manifest_replaced *replaces; /* the builds it replaces */
 	size_t nr_replaces;
 };
 
@@ -602,6 +615,11 @@ const struct hp_manifest_component *hp_manifest__find_component(const struct hp_
 								const char *name);
 const struct hp_manifest_version *hp_manifest__find_version(const struct hp_manifest_component *c,
 							    const char *version);
+/* The full build of c that replaces version, and in *r the pin of that
+ * version (may be NULL); NULL when no full build replaces it. */
+const struct hp_manifest_build *hp_manifest__find_build(const struct hp_manifest_component *c,
+							const char *version,
+							const struct hp_manifest_replaced **r);
 
 /* A package: a directory holding manifest.json, its minisign signature
  * manifest.json.minisig and the payload containers the manifest names. */
@@ -648,6 +666,15 @@ struct hp_package *hp_package__open(const char *manifest_path, const struct hp_p
 /* Accepts NULL and half-opened packages. */
 void hp_package__close(struct hp_package *pkg);
 
+/* The bytes of full build b of the package (one of its manifest's
+ * components' builds): its container read once from inside the package
+ * directory, checked against the manifest's size and SHA-256, unpacked,
+ * and the result checked against the build's size and SHA-256. *out is
+ * malloc'd (*out_len bytes). Errors: HP_E_MISMATCH, HP_E_FORMAT,
+ * HP_E_TOO_BIG, -errno; each after a message naming the file. */
+int hp_package__read_build(const struct hp_package *pkg, const struct hp_manifest_build *b,
+			   void **out, size_t *out_len);
+
 /* The payload of component name, or NULL. */
 const struct hp_package_payload *hp_package__find_payload(const struct hp_package *pkg,
 							  const char *component);
@@ -663,6 +690,10 @@ struct hp_pack_opts {
 	size_t nr_targets;
 	const struct hp_pack_input *payloads; /* payload objects: one per component */
 	size_t nr_payloads;
+	const struct hp_pack_input *full_builds; /* format 2: one fixed full build per full_builds[] */
+	size_t nr_full_builds;
+	const struct hp_pack_input *replaced;    /* format 2: one built file per version replaced */
+	size_t nr_replaced;
 };
 
 /* Make the unsigned package in outdir (created if missing) from the source
@@ -672,7 +703,10 @@ struct hp_pack_opts {
  * SHA-256 and, for every function replaced, the analysis' size and
  * fingerprint (the function must be patchable); then outdir/manifest.json
  * is written deterministically. Every eligible version needs exactly one
- * built file and no file of another version may be given. Returns 0, or a
+ * built file and no file of another version may be given. Likewise each
+ * full build the source manifest names (format 2) needs its built file,
+ * packed into its container and pinned, and each version it replaces the
+ * built file of that version, pinned. Returns 0, or a
  * negative error after a message naming the file, component and cause
  * (HP_E_FORMAT, HP_E_NOT_FOUND, HP_E_NOT_ELIGIBLE, HP_E_UNPATCHABLE,
  * -errno...). */
@@ -701,9 +735,15 @@ enum hp_verdict {
 	HP_VERDICT_ALREADY,      /* the patch is already there */
 	HP_VERDICT_REFUSED,      /* an eligible version failed a check (err, reason) */
 	HP_VERDICT_ERROR,        /* could not be examined (unreadable, not a component, exited) */
+	HP_VERDICT_WOULD_REPLACE, /* a file of a version the package carries a fixed full
+				    build for: apply installs that build in its place */
+	HP_VERDICT_NEEDS_RESTART, /* a process running such a version: it cannot be
+				    hotpatched, only restarted on the full build */
+	HP_VERDICT_COUNT,        /* number of verdicts */
 };
 
-/* "would-patch", "not-eligible", "already-patched", "refused", "error". */
+/* "would-patch", "not-eligible", "already-patched", "refused", "error",
+ * "would-replace", "needs-restart". */
 const char *hp_verdict_name(enum hp_verdict v);
 
 struct hp_verify_func {
@@ -729,7 +769,11 @@ struct hp_verify_target {
 	uint64_t bias;           /* process: runtime minus link-time address; 0 for a file */
 	enum hp_verdict verdict; /* what apply would do */
 	int err;                 /* negative error behind REFUSED or ERROR, else 0 */
-	char *reason;            /* one line: why not (REFUSED, ERROR, NOT_ELIGIBLE), else NULL */
+	char *reason;            /* one line: why not (REFUSED, ERROR, NOT_ELIGIBLE), what
+				    instead (WOULD_REPLACE, NEEDS_RESTART, ALREADY), else NULL */
+	const struct hp_manifest_build *build; /* the fixed full build that would replace
+				    it (WOULD_REPLACE, NEEDS_RESTART) or that it is (ALREADY);
+				    owned by the manifest; else NULL */
 	struct hp_verify_func *funcs; /* one per component function when the version is eligible */
 	size_t nr_funcs;
 };
@@ -747,7 +791,7 @@ struct hp_verify_opts {
 struct hp_verify_report {
 	struct hp_verify_target *targets; /* files first (sorted by path), then processes by pid */
 	size_t nr_targets;
-	size_t count[HP_VERDICT_ERROR + 1]; /* targets per verdict */
+	size_t count[HP_VERDICT_COUNT]; /* targets per verdict */
 };
 
 /* Run the dry run of pkg (opened with hp_package__open) against the targets
@@ -1077,6 +1121,8 @@ struct hp_status_target {
 	int64_t since_us;        /* UTC microseconds since the epoch: journal "done" time,
 				    else the record's creation time; 0 unknown */
 	char *functions;         /* functions replaced, comma-separated; NULL unknown */
+	char *full_build;        /* disk: version of the fixed full build that replaced the
+				    file (not eligible for the hotpatch); NULL for a cold patch */
 	bool journaled;          /* a completed apply in the journal, not rolled back */
 	bool running;            /* live: the process named (pid and start time) runs */
 	bool in_process;         /* live: its record holds every jump now */
@@ -1087,12 +1133,17 @@ struct hp_status_target {
 	char *problem;           /* the problems in one plain line; NULL when none */
 };
 
-/* A process still running an older copy of a file patched on disk. */
+/* A process that needs a restart to pick up an installed update: it still
+ * runs an older copy of a file patched or replaced on disk, and was not
+ * patched live. Once restarted it maps the file as it is now and is no
+ * longer listed. */
 struct hp_status_stale {
 	pid_t pid;               /* the process */
 	char *comm;              /* /proc/PID/comm */
 	char *path;              /* the patched file it maps an older copy of */
 	char *package;           /* the package applied to that file */
+	char *full_build;        /* version of the full build that replaced the file; NULL
+				    when the file was cold-patched (a live apply would do too) */
 };
 
 struct hp_status {
@@ -1134,6 +1185,8 @@ struct hp_disk_result {
 	uint64_t size;       /* bytes of the file after the step */
 	uint64_t segment;    /* apply: link-time address of the added segment */
 	int recovered;       /* a step a killed run left open was settled first */
+	char full_build[65]; /* apply: version of the fixed full build installed in
+				place of the file (not eligible); "" for a cold patch */
 };
 
 /* Build the cold-patched bytes of the file at path for package pkg, without

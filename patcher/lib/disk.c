@@ -242,11 +242,44 @@ static int file_read(const char *path, struct disk_file *f)
 	return hp_sha256_buf(f->bytes, f->len, f->sha);
 }
 
-/* Build the patched bytes of f for pkg: f must be the exact pinned build
- * of an eligible version, and not patched on disk already. *v gets the
- * version. */
+/* The new bytes of a file of component c whose version is not eligible:
+ * the fixed full build that replaces that version, if the package carries
+ * one and f is exactly the build it pins. *bout gets the full build. */
+static int replacement_of(const struct hp_package *pkg, const struct hp_manifest_component *c,
+			  const struct disk_file *f, const char *version,
+			  const struct hp_manifest_build **bout, uint8_t **out, size_t *out_len)
+{
+	const struct hp_manifest_replaced *r;
+	const struct hp_manifest_build *b;
+	void *bytes = NULL;
+	int err;
+
+	b = version ? hp_manifest__find_build(c, version, &r) : NULL;
+	if (!b) {
+		pr_warn("disk: %s: version %s of %s is not eligible for %s, and the package carries no full build for it",
+			f->path, version ? version : "(none)", c->name, pkg->manifest->id);
+		return -HP_E_NOT_ELIGIBLE;
+	}
+	if (strcmp(r->sha256, f->sha)) {
+		pr_warn("disk: %s: SHA-256 %s differs from the %s pinned for version %s, which full build %s replaces",
+			f->path, f->sha, r->sha256, version, b->version);
+		return -HP_E_MISMATCH;
+	}
+	err = hp_package__read_build(pkg, b, &bytes, out_len);
+	if (err)
+		return err;
+	*out = bytes;
+	*bout = b;
+	return 0;
+}
+
+/* Build the new bytes of f for pkg: the cold-patched file, when f is the
+ * exact pinned build of an eligible version not patched on disk already;
+ * the fixed full build, when f is the exact pinned build of a version one
+ * replaces (*bout then names it). *vout gets the eligible version. */
 static int build_file(const struct hp_package *pkg, struct disk_file *f,
-		      const struct hp_manifest_version **vout, uint8_t **out, size_t *out_len)
+		      const struct hp_manifest_version **vout, const struct hp_manifest_build **bout,
+		      uint8_t **out, size_t *out_len)
 {
 	const struct hp_manifest *m = pkg->manifest;
 	const struct hp_manifest_component *c;
@@ -254,8 +287,10 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 	const struct hp_package_payload *p;
 	const struct hp_identity *id;
 	char note[ELF_WRITE_NOTE_MAX], want[128];
+	size_t i;
 	int err;
 
+	*bout = NULL;
 	/* The note first: a file already cold-patched is recognised whatever
 	 * else it carries, and never patched twice. */
 	err = elf_write_find_note(f->bytes, f->len, f->path, note, sizeof(note));
@@ -285,12 +320,17 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 			id->pkg_name ? id->pkg_name : "absent");
 		return -HP_E_NOT_FOUND;
 	}
-	v = id->pkg_version ? hp_manifest__find_version(c, id->pkg_version) : NULL;
-	if (!v) {
-		pr_warn("disk: %s: version %s of %s is not eligible for %s", f->path,
-			id->pkg_version ? id->pkg_version : "(none)", c->name, m->id);
-		return -HP_E_NOT_ELIGIBLE;
+	/* A file that is one of the fixed full builds has the fix already. */
+	for (i = 0; i < c->nr_builds; i++) {
+		if (!strcmp(c->builds[i].sha256, f->sha)) {
+			pr_info("disk: %s: already the fixed full build %s", f->path,
+				c->builds[i].version);
+			return -HP_E_ALREADY;
+		}
 	}
+	v = id->pkg_version ? hp_manifest__find_version(c, id->pkg_version) : NULL;
+	if (!v)
+		return replacement_of(pkg, c, f, id->pkg_version, bout, out, out_len);
 	*vout = v;
 	if (v->patched_sha256[0] && !strcmp(v->patched_sha256, f->sha)) {
 		pr_info("disk: %s: already the patched build of version %s", f->path, v->version);
@@ -329,6 +369,7 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 int hp_disk__build(const struct hp_package *pkg, const char *path, void **out, size_t *len)
 {
 	const struct hp_manifest_version *v;
+	const struct hp_manifest_build *b;
 	struct disk_file f;
 	uint8_t *buf = NULL;
 	int err;
@@ -337,7 +378,7 @@ int hp_disk__build(const struct hp_package *pkg, const char *path, void **out, s
 	*len = 0;
 	err = file_read(path, &f);
 	if (!err)
-		err = build_file(pkg, &f, &v, &buf, len);
+		err = build_file(pkg, &f, &v, &b, &buf, len);
 	file_release(&f);
 	*out = buf;
 	return err;
@@ -511,6 +552,7 @@ int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *
 		   struct hp_state *st, struct hp_disk_result *res)
 {
 	const struct hp_manifest_version *v = NULL;
+	const struct hp_manifest_build *b = NULL;
 	struct hp_disk_result local;
 	struct atomic_file *af = NULL;
 	struct hp_journal_rec intent;
@@ -538,9 +580,11 @@ int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *
 		err = -HP_E_MISMATCH;
 		goto out;
 	}
-	err = build_file(pkg, &f, &v, &out, &out_len);
+	err = build_file(pkg, &f, &v, &b, &out, &out_len);
 	if (err)
 		goto out;
+	if (b)
+		snprintf(res->full_build, sizeof(res->full_build), "%s", b->version);
 	err = hp_sha256_buf(out, out_len, res->new_sha256);
 	if (err)
 		goto out;
@@ -553,7 +597,12 @@ int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *
 	fault_point("disk-backed-up");
 
 	rec_init(&intent, pkg->manifest->id, HP_JOURNAL_APPLY, &f);
-	rec_detail(&intent, "functions", functions_of(pkg, f.elf, funcs, sizeof(funcs)));
+	/* A full build replaces the whole file: status and the restart report
+	 * tell the two kinds of disk step apart by this detail. */
+	if (b)
+		rec_detail(&intent, "full_build", b->version);
+	else
+		rec_detail(&intent, "functions", functions_of(pkg, f.elf, funcs, sizeof(funcs)));
 	rec_detail(&intent, "backup", res->backup);
 	rec_detail(&intent, "old_sha256", res->old_sha256);
 	rec_detail(&intent, "new_sha256", res->new_sha256);
@@ -573,8 +622,12 @@ int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *
 	if (err)
 		goto out;
 	fault_point("disk-replaced");
-	pr_info("disk: %s: patched with %s (%s -> %s)", f.path, pkg->manifest->id, res->old_sha256,
-		res->new_sha256);
+	if (b)
+		pr_info("disk: %s: replaced by the fixed full build %s of %s (%s -> %s)", f.path,
+			b->version, pkg->manifest->id, res->old_sha256, res->new_sha256);
+	else
+		pr_info("disk: %s: patched with %s (%s -> %s)", f.path, pkg->manifest->id,
+			res->old_sha256, res->new_sha256);
 out:
 	atomic_file_close(af);
 	if (journalled)

@@ -370,27 +370,150 @@ static int parse_payload(struct ctx *c, json_t *obj, struct hp_manifest_componen
 	return err;
 }
 
+/* A version a full build replaces: a version string in the source form,
+ * pinned (version, build_id, sha256) in the final form. */
+static int parse_replaced(struct ctx *c, json_t *v, struct hp_manifest_replaced *r)
+{
+	static const char *const fields[] = { "version", "build_id", "sha256", NULL };
+	int err;
+
+	if (c->kind == HP_MANIFEST_SOURCE) {
+		if (!json_is_string(v) || !is_name(json_string_value(v)) || !*json_string_value(v))
+			return fail(c, NULL, -HP_E_FORMAT, "expected a version string");
+		r->version = strdup(json_string_value(v));
+		return r->version ? 0 : -ENOMEM;
+	}
+	if (!json_is_object(v))
+		return fail(c, NULL, -HP_E_FORMAT, "expected an object");
+	err = check_fields(c, v, fields, NULL);
+	if (!err)
+		err = get_string(c, v, "version", true, &r->version);
+	if (!err && !is_name(r->version))
+		err = fail(c, "version", -HP_E_FORMAT, "'%s' is not a version", r->version);
+	if (!err)
+		err = get_string(c, v, "build_id", true, &r->build_id);
+	if (!err && !manifest_is_hex(r->build_id, 0))
+		err = fail(c, "build_id", -HP_E_FORMAT, "expected an even number of hex digits (at most %u)",
+			   2 * MANIFEST_MAX_BUILD_ID);
+	if (!err)
+		err = get_sha256(c, v, "sha256", true, r->sha256);
+	return err;
+}
+
+/* The container holding a full build: its file name, and in the final form
+ * its size and SHA-256. */
+static int parse_build_container(struct ctx *c, json_t *obj, struct hp_manifest_build *b)
+{
+	static const char *const fields[] = { "file", "sha256", "size", NULL };
+	static const char *const source_fields[] = { "file", NULL };
+	json_t *p = json_object_get(obj, "container");
+	size_t old;
+	int err;
+
+	if (!p)
+		return fail(c, "container", -HP_E_FORMAT, "missing field");
+	if (!json_is_object(p))
+		return fail(c, "container", -HP_E_FORMAT, "expected an object");
+	old = enter(c, "container", -1);
+	err = check_fields(c, p, c->kind == HP_MANIFEST_FINAL ? fields : source_fields, NULL);
+	if (!err)
+		err = get_string(c, p, "file", true, &b->file);
+	if (!err && !manifest_name_is_confined(b->file))
+		err = fail(c, "file", -HP_E_FORMAT, "'%s' escapes the package directory", b->file);
+	if (!err && c->kind == HP_MANIFEST_FINAL)
+		err = get_sha256(c, p, "sha256", true, b->file_sha256);
+	if (!err && c->kind == HP_MANIFEST_FINAL)
+		err = get_size(c, p, "size", 1u << 30, &b->file_size);
+	leave(c, old);
+	return err;
+}
+
 static int parse_build(struct ctx *c, json_t *obj, struct hp_manifest_build *b)
 {
-	static const char *const fields[] = { "version", "file", "sha256", "size", "replaces", NULL };
+	static const char *const fields[] = { "version", "build_id", "sha256", "size", "container",
+					      "replaces", NULL };
+	static const char *const source_fields[] = { "version", "container", "replaces", NULL };
+	json_t *arr, *v;
+	size_t i, j, old;
 	int err;
 
 	if (!json_is_object(obj))
 		return fail(c, NULL, -HP_E_FORMAT, "expected an object");
-	err = check_fields(c, obj, fields, NULL);
+	err = check_fields(c, obj, c->kind == HP_MANIFEST_FINAL ? fields : source_fields, NULL);
 	if (!err)
 		err = get_string(c, obj, "version", true, &b->version);
+	if (!err && !is_name(b->version))
+		err = fail(c, "version", -HP_E_FORMAT, "'%s' is not a version", b->version);
+	if (!err && c->kind == HP_MANIFEST_FINAL) {
+		err = get_string(c, obj, "build_id", true, &b->build_id);
+		if (!err && !manifest_is_hex(b->build_id, 0))
+			err = fail(c, "build_id", -HP_E_FORMAT,
+				   "expected an even number of hex digits (at most %u)",
+				   2 * MANIFEST_MAX_BUILD_ID);
+		if (!err)
+			err = get_sha256(c, obj, "sha256", true, b->sha256);
+		if (!err)
+			err = get_size(c, obj, "size", 1u << 30, &b->size);
+	}
 	if (!err)
-		err = get_string(c, obj, "file", true, &b->file);
-	if (!err && !manifest_name_is_confined(b->file))
-		err = fail(c, "file", -HP_E_FORMAT, "'%s' escapes the package directory", b->file);
+		err = parse_build_container(c, obj, b);
 	if (!err)
-		err = get_sha256(c, obj, "sha256", true, b->sha256);
-	if (!err)
-		err = get_size(c, obj, "size", 1u << 30, &b->size);
-	if (!err)
-		err = get_strings(c, obj, "replaces", is_name, "a version", &b->replaces, &b->nr_replaces);
-	return err;
+		err = get_array(c, obj, "replaces", &arr);
+	if (err)
+		return err;
+	b->replaces = calloc(json_array_size(arr), sizeof(*b->replaces));
+	if (!b->replaces)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		old = enter(c, "replaces", (long)i);
+		err = parse_replaced(c, v, &b->replaces[i]);
+		b->nr_replaces = i + 1;
+		for (j = 0; !err && j < i; j++)
+			if (!strcmp(b->replaces[j].version, b->replaces[i].version))
+				err = fail(c, NULL, -HP_E_FORMAT, "version %s appears twice",
+					   b->replaces[i].version);
+		leave(c, old);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* A version is either hotpatched or replaced, by at most one full build:
+ * anything else would leave apply two ways to treat the same file. */
+static int check_builds(struct ctx *c, const struct hp_manifest_component *comp)
+{
+	size_t i, j, k, l;
+
+	for (i = 0; i < comp->nr_builds; i++) {
+		const struct hp_manifest_build *b = &comp->builds[i];
+
+		if (hp_manifest__find_version(comp, b->version))
+			return fail(c, "full_builds", -HP_E_FORMAT,
+				    "full build %s is also an eligible version", b->version);
+		for (j = 0; j < b->nr_replaces; j++) {
+			const char *v = b->replaces[j].version;
+
+			if (hp_manifest__find_version(comp, v))
+				return fail(c, "full_builds", -HP_E_FORMAT,
+					    "version %s is eligible for the hotpatch and replaced by full build %s",
+					    v, b->version);
+			if (!strcmp(v, b->version))
+				return fail(c, "full_builds", -HP_E_FORMAT,
+					    "full build %s replaces itself", v);
+			for (k = 0; k < i; k++)
+				for (l = 0; l < comp->builds[k].nr_replaces; l++)
+					if (!strcmp(comp->builds[k].replaces[l].version, v))
+						return fail(c, "full_builds", -HP_E_FORMAT,
+							    "version %s is replaced by two full builds (%s and %s)",
+							    v, comp->builds[k].version, b->version);
+		}
+		for (k = 0; k < i; k++)
+			if (!strcmp(comp->builds[k].file, b->file))
+				return fail(c, "full_builds", -HP_E_FORMAT,
+					    "two full builds share the container '%s'", b->file);
+	}
+	return 0;
 }
 
 static int parse_component(struct ctx *c, json_t *obj, struct hp_manifest_component *comp)
@@ -441,8 +564,6 @@ static int parse_component(struct ctx *c, json_t *obj, struct hp_manifest_compon
 	v = json_object_get(obj, "full_builds");
 	if (!v)
 		return 0;
-	if (c->kind == HP_MANIFEST_SOURCE)
-		return fail(c, "full_builds", -HP_E_FORMAT, "only `hotpatch pack` writes this field");
 	err = get_array(c, obj, "full_builds", &arr);
 	if (err)
 		return err;
@@ -457,7 +578,7 @@ static int parse_component(struct ctx *c, json_t *obj, struct hp_manifest_compon
 		if (err)
 			return err;
 	}
-	return 0;
+	return check_builds(c, comp);
 }
 
 static int parse_root(struct ctx *c, json_t *root, struct hp_manifest *m)
@@ -670,6 +791,53 @@ static json_t *dump_version(const struct hp_manifest *m, const struct hp_manifes
 	return obj;
 }
 
+static json_t *dump_build(const struct hp_manifest *m, const struct hp_manifest_build *b, bool *ok)
+{
+	json_t *obj = json_object(), *cont = json_object(), *reps = json_array();
+	bool final = m->kind == HP_MANIFEST_FINAL;
+	size_t i;
+
+	if (!obj || !cont || !reps) {
+		json_decref(obj);
+		json_decref(cont);
+		json_decref(reps);
+		*ok = false;
+		return NULL;
+	}
+	put(obj, "version", json_string(b->version), ok);
+	if (final) {
+		put(obj, "build_id", json_string(b->build_id ? b->build_id : ""), ok);
+		put(obj, "sha256", json_string(b->sha256), ok);
+		put(obj, "size", json_integer((json_int_t)b->size), ok);
+	}
+	put(cont, "file", json_string(b->file), ok);
+	if (final) {
+		put(cont, "sha256", json_string(b->file_sha256), ok);
+		put(cont, "size", json_integer((json_int_t)b->file_size), ok);
+	}
+	put(obj, "container", cont, ok);
+	for (i = 0; i < b->nr_replaces; i++) {
+		const struct hp_manifest_replaced *r = &b->replaces[i];
+		json_t *ro;
+
+		if (!final) {
+			if (json_array_append_new(reps, json_string(r->version)))
+				*ok = false;
+			continue;
+		}
+		ro = json_object();
+		if (!ro || json_array_append_new(reps, ro)) {
+			*ok = false;
+			continue;
+		}
+		put(ro, "version", json_string(r->version), ok);
+		put(ro, "build_id", json_string(r->build_id ? r->build_id : ""), ok);
+		put(ro, "sha256", json_string(r->sha256), ok);
+	}
+	put(obj, "replaces", reps, ok);
+	return obj;
+}
+
 static json_t *dump_component(const struct hp_manifest *m, const struct hp_manifest_component *c,
 			      bool *ok)
 {
@@ -697,23 +865,12 @@ static json_t *dump_component(const struct hp_manifest *m, const struct hp_manif
 		if (json_array_append_new(vers, dump_version(m, &c->versions[i], ok)))
 			*ok = false;
 	put(obj, "eligible", vers, ok);
-	if (m->format >= 2 && m->kind == HP_MANIFEST_FINAL && c->nr_builds) {
+	if (m->format >= 2 && c->nr_builds) {
 		json_t *builds = json_array();
 
-		for (i = 0; builds && i < c->nr_builds; i++) {
-			const struct hp_manifest_build *b = &c->builds[i];
-			json_t *bo = json_object();
-
-			if (!bo || json_array_append_new(builds, bo)) {
+		for (i = 0; builds && i < c->nr_builds; i++)
+			if (json_array_append_new(builds, dump_build(m, &c->builds[i], ok)))
 				*ok = false;
-				continue;
-			}
-			put(bo, "version", json_string(b->version), ok);
-			put(bo, "file", json_string(b->file), ok);
-			put(bo, "sha256", json_string(b->sha256), ok);
-			put(bo, "size", json_integer((json_int_t)b->size), ok);
-			put(bo, "replaces", string_array(b->replaces, b->nr_replaces, ok), ok);
-		}
 		put(obj, "full_builds", builds, ok);
 	}
 	return obj;
@@ -848,9 +1005,16 @@ void hp_manifest__free(struct hp_manifest *m)
 		}
 		free(c->versions);
 		for (j = 0; j < c->nr_builds; j++) {
-			free(c->builds[j].version);
-			free(c->builds[j].file);
-			free_strings(c->builds[j].replaces, c->builds[j].nr_replaces);
+			struct hp_manifest_build *b = &c->builds[j];
+
+			free(b->version);
+			free(b->build_id);
+			free(b->file);
+			for (k = 0; k < b->nr_replaces; k++) {
+				free(b->replaces[k].version);
+				free(b->replaces[k].build_id);
+			}
+			free(b->replaces);
 		}
 		free(c->builds);
 	}
@@ -879,5 +1043,23 @@ const struct hp_manifest_version *hp_manifest__find_version(const struct hp_mani
 	for (i = 0; c && version && i < c->nr_versions; i++)
 		if (!strcmp(c->versions[i].version, version))
 			return &c->versions[i];
+	return NULL;
+}
+
+const struct hp_manifest_build *hp_manifest__find_build(const struct hp_manifest_component *c,
+							const char *version,
+							const struct hp_manifest_replaced **r)
+{
+	size_t i, j;
+
+	if (r)
+		*r = NULL;
+	for (i = 0; c && version && i < c->nr_builds; i++)
+		for (j = 0; j < c->builds[i].nr_replaces; j++)
+			if (!strcmp(c->builds[i].replaces[j].version, version)) {
+				if (r)
+					*r = &c->builds[i].replaces[j];
+				return &c->builds[i];
+			}
 	return NULL;
 }

@@ -322,6 +322,188 @@ out:
 	return err;
 }
 
+/* The one file of inputs[0..n) for component c whose package note
+ * carries version; NULL (after a message) when none or two do. */
+static const char *find_input(const struct hp_manifest_component *c, const struct hp_pack_input *in,
+			      size_t n, const char *version, const char *what, int *err)
+{
+	const char *found = NULL;
+	struct hp_elf *elf;
+	size_t i;
+
+	*err = 0;
+	for (i = 0; i < n; i++) {
+		const struct hp_identity *id;
+		bool match;
+
+		if (strcmp(in[i].component, c->name))
+			continue;
+		elf = hp_elf__open(in[i].path);
+		if (!elf) {
+			*err = -errno;
+			return NULL;
+		}
+		id = hp_elf__identity(elf);
+		match = id->pkg_name && !strcmp(id->pkg_name, c->package_note) && id->pkg_version &&
+			!strcmp(id->pkg_version, version);
+		hp_elf__close(elf);
+		if (!match)
+			continue;
+		if (found) {
+			*err = -HP_E_FORMAT;
+			pr_warn("pack: component %s: two files of %s %s given (%s, %s)", c->name, what,
+				version, found, in[i].path);
+			return NULL;
+		}
+		found = in[i].path;
+	}
+	if (!found) {
+		*err = -HP_E_NOT_FOUND;
+		pr_warn("pack: component %s: no built file of %s %s was given", c->name, what, version);
+	}
+	return found;
+}
+
+/* Every file given must serve a version the source manifest names: a
+ * stray one is a mistake in the vendor's command line, not something to
+ * ignore. */
+static int check_inputs_used(const struct hp_manifest *m, const struct hp_pack_input *in, size_t n,
+			     bool full)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		const struct hp_manifest_component *c = hp_manifest__find_component(m, in[i].component);
+		struct hp_elf *elf = hp_elf__open(in[i].path);
+		const struct hp_identity *id;
+		bool used = false;
+		int err = 0;
+
+		if (!elf)
+			return -errno;
+		id = hp_elf__identity(elf);
+		for (j = 0; c && id->pkg_version && j < c->nr_builds && !used; j++) {
+			if (full)
+				used = !strcmp(c->builds[j].version, id->pkg_version);
+			for (k = 0; !full && k < c->builds[j].nr_replaces; k++)
+				used = used || !strcmp(c->builds[j].replaces[k].version, id->pkg_version);
+		}
+		if (!used) {
+			err = full ? -HP_E_NOT_FOUND : -HP_E_NOT_ELIGIBLE;
+			pr_warn("pack: %s: version %s of component %s is not %s in the source manifest",
+				in[i].path, id->pkg_version ? id->pkg_version : "(none)", in[i].component,
+				full ? "a full build" : "replaced by a full build");
+		}
+		hp_elf__close(elf);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Pin full build b of component c from its built file, and each version
+ * it replaces from theirs. Nothing is written. */
+static int pin_full_build(const struct hp_manifest_component *c, struct hp_manifest_build *b,
+			  const struct hp_pack_opts *opts)
+{
+	const struct hp_identity *id;
+	struct hp_elf *elf = NULL;
+	const char *file;
+	size_t i;
+	int err;
+
+	for (i = 0; i <= b->nr_replaces; i++) {
+		struct hp_manifest_replaced *r = i ? &b->replaces[i - 1] : NULL;
+
+		file = r ? find_input(c, opts->replaced, opts->nr_replaced, r->version,
+				      "replaced version", &err)
+			 : find_input(c, opts->full_builds, opts->nr_full_builds, b->version,
+				      "full build", &err);
+		if (!file)
+			goto out;
+		elf = hp_elf__open(file);
+		if (!elf) {
+			err = -errno;
+			goto out;
+		}
+		id = hp_elf__identity(elf);
+		if (!id->build_id) {
+			pr_warn("pack: %s: version %s of %s has no build-id", file,
+				r ? r->version : b->version, c->name);
+			err = -HP_E_FORMAT;
+			goto out;
+		}
+		if (r) {
+			r->build_id = strdup(id->build_id);
+			memcpy(r->sha256, id->sha256, sizeof(r->sha256));
+		} else {
+			b->build_id = strdup(id->build_id);
+			memcpy(b->sha256, id->sha256, sizeof(b->sha256));
+			b->size = id->file_size;
+		}
+		if (r ? !r->build_id : !b->build_id) {
+			err = -ENOMEM;
+			goto out;
+		}
+		hp_elf__close(elf);
+		elf = NULL;
+	}
+	err = 0;
+out:
+	hp_elf__close(elf);
+	return err;
+}
+
+/* Write the container of full build b (pinned) into outdir, and pin the
+ * container's size and SHA-256. */
+static int write_full_build(const struct hp_manifest_component *c, struct hp_manifest_build *b,
+			    const struct hp_pack_opts *opts, const char *outdir)
+{
+	const char *file;
+	char *path = NULL, sha[65];
+	void *bytes = NULL;
+	size_t len = 0;
+	struct stat st;
+	int err;
+
+	file = find_input(c, opts->full_builds, opts->nr_full_builds, b->version, "full build", &err);
+	if (!file)
+		goto out;
+	err = fileio_read(file, 1u << 30, &bytes, &len);
+	if (!err)
+		err = hp_sha256_buf(bytes, len, sha);
+	if (err) {
+		pr_warn("pack: %s: %s", file, hp_strerror(err));
+		goto out;
+	}
+	if (strcmp(sha, b->sha256) || len != b->size) {
+		pr_warn("pack: %s: changed while being packed", file);
+		err = -HP_E_MISMATCH;
+		goto out;
+	}
+	if (asprintf(&path, "%s/%s", outdir, b->file) < 0) {
+		path = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	err = hp_container__write_file(path, bytes, len);
+	if (!err)
+		err = hp_sha256_file(path, b->file_sha256);
+	if (!err && stat(path, &st) < 0)
+		err = -errno;
+	if (err) {
+		pr_warn("pack: %s: %s", path, hp_strerror(err));
+		goto out;
+	}
+	b->file_size = (uint64_t)st.st_size;
+	pr_info("pack: %s: component %s full build %s: %zu bytes in %llu bytes", path, c->name,
+		b->version, len, (unsigned long long)b->file_size);
+out:
+	free(bytes);
+	free(path);
+	return err;
+}
+
 int hp_package__create(const char *source, const char *outdir, const struct hp_pack_opts *opts)
 {
 	struct hp_manifest *m = NULL, *check = NULL;
@@ -333,10 +515,19 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 	m = hp_manifest__load(source, HP_MANIFEST_SOURCE);
 	if (!m)
 		return -errno;
-	for (i = 0; i < opts->nr_targets + opts->nr_payloads; i++) {
-		const struct hp_pack_input *in = i < opts->nr_targets ? &opts->targets[i] :
-					      &opts->payloads[i - opts->nr_targets];
+	for (i = 0; i < opts->nr_targets + opts->nr_payloads + opts->nr_full_builds +
+			opts->nr_replaced; i++) {
+		size_t k = i;
+		const struct hp_pack_input *in;
 
+		if (k < opts->nr_targets)
+			in = &opts->targets[k];
+		else if ((k -= opts->nr_targets) < opts->nr_payloads)
+			in = &opts->payloads[k];
+		else if ((k -= opts->nr_payloads) < opts->nr_full_builds)
+			in = &opts->full_builds[k];
+		else
+			in = &opts->replaced[k - opts->nr_full_builds];
 		if (!hp_manifest__find_component(m, in->component)) {
 			err = -HP_E_NOT_FOUND;
 			pr_warn("pack: %s: no component %s in %s", in->path, in->component, source);
@@ -368,9 +559,16 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 		if (err)
 			goto out;
 		err = pin_patched(m->id, c, object, opts);
+		for (j = 0; !err && j < c->nr_builds; j++)
+			err = pin_full_build(c, &c->builds[j], opts);
 		if (err)
 			goto out;
 	}
+	err = check_inputs_used(m, opts->full_builds, opts->nr_full_builds, true);
+	if (!err)
+		err = check_inputs_used(m, opts->replaced, opts->nr_replaced, false);
+	if (err)
+		goto out;
 	/* patched_sha256 is a format 2 field. */
 	if (m->format < 2)
 		m->format = 2;
@@ -388,6 +586,11 @@ int hp_package__create(const char *source, const char *outdir, const struct hp_p
 		err = pack_payload(c, opts->payloads[j].path, outdir);
 		if (err)
 			goto out;
+		for (j = 0; j < c->nr_builds; j++) {
+			err = write_full_build(c, &c->builds[j], opts, outdir);
+			if (err)
+				goto out;
+		}
 	}
 	if (asprintf(&path, "%s/manifest.json", outdir) < 0) {
 		path = NULL;

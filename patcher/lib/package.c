@@ -164,9 +164,10 @@ out:
 	return err;
 }
 
-/* Format 2: a full fixed build shipped in the package is checked like a
- * payload (inside the directory, size and SHA-256), hashed from the file
- * rather than read whole, since it may be large. */
+/* Format 2: a full fixed build's container is checked at open like a
+ * payload's (inside the directory, size and SHA-256), but hashed from the
+ * file rather than read whole: it may be large, and only apply needs its
+ * bytes (hp_package__read_build checks them again as it reads them). */
 static int check_build(const struct hp_package *pkg, int dirfd, const struct hp_manifest_build *b)
 {
 	char sha[65];
@@ -180,20 +181,87 @@ static int check_build(const struct hp_package *pkg, int dirfd, const struct hp_
 			strerror(-fd));
 		return fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != b->size) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != b->file_size) {
 		err = -HP_E_MISMATCH;
 		pr_warn("package: %s/%s: not a regular file of %llu bytes, as the manifest says",
-			pkg->dir, b->file, (unsigned long long)b->size);
+			pkg->dir, b->file, (unsigned long long)b->file_size);
 		goto out;
 	}
 	err = hp_sha256_fd(fd, sha);
-	if (!err && strcmp(sha, b->sha256)) {
+	if (!err && strcmp(sha, b->file_sha256)) {
 		err = -HP_E_MISMATCH;
 		pr_warn("package: %s/%s: SHA-256 %s, the manifest says %s", pkg->dir, b->file, sha,
-			b->sha256);
+			b->file_sha256);
 	}
 out:
 	close(fd);
+	return err;
+}
+
+int hp_package__read_build(const struct hp_package *pkg, const struct hp_manifest_build *b,
+			   void **out, size_t *out_len)
+{
+	char *path = NULL, sha[65];
+	void *raw = NULL, *bytes = NULL;
+	size_t len = 0;
+	int dirfd = -1, fd = -1, err;
+
+	*out = NULL;
+	*out_len = 0;
+	if (asprintf(&path, "%s/%s", pkg->dir, b->file) < 0) {
+		path = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	dirfd = open(pkg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		err = -errno;
+		pr_warn("package: %s: %s", pkg->dir, strerror(errno));
+		goto out;
+	}
+	fd = open_beneath(dirfd, pkg->dir, b->file);
+	if (fd < 0) {
+		err = fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
+		pr_warn("package: %s: %s", path, fd == -EXDEV || fd == -ELOOP ?
+			"resolves outside the package directory" : strerror(-fd));
+		goto out;
+	}
+	/* The bytes hashed are the bytes unpacked. */
+	err = read_pinned(fd, path, b->file_size, &raw);
+	if (!err)
+		err = hp_sha256_buf(raw, b->file_size, sha);
+	if (err)
+		goto out;
+	if (strcmp(sha, b->file_sha256)) {
+		err = -HP_E_MISMATCH;
+		pr_warn("package: %s: SHA-256 %s, the manifest says %s", path, sha, b->file_sha256);
+		goto out;
+	}
+	err = hp_container__unpack(raw, b->file_size, b->size, &bytes, &len);
+	if (err) {
+		pr_warn("package: %s: full build %s: the container is refused (%s)", path, b->version,
+			hp_strerror(err));
+		goto out;
+	}
+	err = hp_sha256_buf(bytes, len, sha);
+	if (!err && (len != b->size || strcmp(sha, b->sha256))) {
+		err = -HP_E_MISMATCH;
+		pr_warn("package: %s: full build %s unpacks to %zu bytes with SHA-256 %s; the manifest says %llu bytes, %s",
+			path, b->version, len, sha, (unsigned long long)b->size, b->sha256);
+	}
+	if (err)
+		goto out;
+	*out = bytes;
+	*out_len = len;
+	bytes = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(bytes);
+	free(raw);
+	free(path);
 	return err;
 }
 

@@ -43,6 +43,7 @@ static void free_target(struct hp_status_target *t)
 	free(t->path);
 	free(t->comm);
 	free(t->functions);
+	free(t->full_build);
 	free(t->problem);
 }
 
@@ -59,6 +60,7 @@ void hp_status__free(struct hp_status *s)
 		free(s->stale[i].comm);
 		free(s->stale[i].path);
 		free(s->stale[i].package);
+		free(s->stale[i].full_build);
 	}
 	free(s->stale);
 	free(s->unfinished);
@@ -297,7 +299,7 @@ static bool unfinished_on(const struct hp_status *s, const char *pkg, enum hp_jo
 static int from_journal(struct hp_status *s, struct hp_state *st, const struct hp_journal_rec *r)
 {
 	struct hp_status_target *t;
-	const char *funcs, *backup, *new_sha;
+	const char *funcs, *full, *backup, *new_sha;
 	int err;
 
 	t = new_target(s);
@@ -308,7 +310,10 @@ static int from_journal(struct hp_status *s, struct hp_state *st, const struct h
 	funcs = hp_journal_rec__detail(r, "functions");
 	if (funcs)
 		t->functions = strdup(funcs);
-	if (!t->package || !t->path || (funcs && !t->functions))
+	full = hp_journal_rec__detail(r, "full_build");
+	if (full)
+		t->full_build = strdup(full);
+	if (!t->package || !t->path || (funcs && !t->functions) || (full && !t->full_build))
 		return -ENOMEM;
 	t->kind = r->kind;
 	t->journaled = true;
@@ -482,7 +487,8 @@ static int stale_processes(struct hp_status *s, const struct scan *sc)
 			x->comm = procmaps_comm(x->pid);
 			x->path = strdup(t->path);
 			x->package = strdup(t->package);
-			if (!x->path || !x->package)
+			x->full_build = t->full_build ? strdup(t->full_build) : NULL;
+			if (!x->path || !x->package || (t->full_build && !x->full_build))
 				return -ENOMEM;
 		}
 	}

@@ -67,6 +67,12 @@ const char *hp_verdict_name(enum hp_verdict v)
 		return "refused";
 	case HP_VERDICT_ERROR:
 		return "error";
+	case HP_VERDICT_WOULD_REPLACE:
+		return "would-replace";
+	case HP_VERDICT_NEEDS_RESTART:
+		return "needs-restart";
+	case HP_VERDICT_COUNT:
+		break;
 	}
 	return "?";
 }
@@ -331,6 +337,55 @@ static bool defines_any(const struct hp_elf *elf, const struct hp_manifest_compo
 	return false;
 }
 
+/* A version the hotpatch was not built for: the fix comes as the fixed
+ * full build, if the package carries one for it (a file is replaced, a
+ * process needs a restart), or not at all. A file that is a full build has
+ * the fix already. */
+static int examine_not_eligible(struct run *r, struct hp_verify_target *t,
+				const struct hp_identity *id)
+{
+	const struct hp_manifest_component *c = t->component;
+	const char *ver = id->pkg_version ? id->pkg_version : "(none)";
+	const struct hp_manifest_replaced *rp;
+	const struct hp_manifest_build *b;
+	size_t i;
+
+	for (i = 0; i < c->nr_builds; i++) {
+		if (strcmp(c->builds[i].sha256, t->sha256))
+			continue;
+		t->build = &c->builds[i];
+		verdict(t, HP_VERDICT_ALREADY, 0, "%s the fixed full build %s",
+			t->pid ? "runs" : "the file is", c->builds[i].version);
+		return 0;
+	}
+	b = id->pkg_version ? hp_manifest__find_build(c, id->pkg_version, &rp) : NULL;
+	if (!b) {
+		verdict(t, HP_VERDICT_NOT_ELIGIBLE, -HP_E_NOT_ELIGIBLE,
+			"version %s of %s is not eligible for %s", ver, c->name, r->pkg->manifest->id);
+		return 0;
+	}
+	if (strcmp(rp->sha256, t->sha256)) {
+		/* Not the build the vendor named: replacing it could lose a
+		 * local change nobody asked to lose. */
+		verdict(t, t->pid ? HP_VERDICT_NOT_ELIGIBLE : HP_VERDICT_REFUSED, -HP_E_MISMATCH,
+			"version %s with SHA-256 %s, but the full build %s replaces only the one with SHA-256 %s",
+			ver, t->sha256, b->version, rp->sha256);
+		if (!t->pid)
+			pr_warn("verify: %s: %s", t->path, t->reason);
+		return 0;
+	}
+	t->build = b;
+	if (t->pid)
+		verdict(t, HP_VERDICT_NEEDS_RESTART, 0,
+			"version %s cannot be hotpatched; the fixed full build %s replaces its file, and the process runs the old code until it is restarted",
+			ver, b->version);
+	else
+		verdict(t, HP_VERDICT_WOULD_REPLACE, 0,
+			"version %s is not eligible for the hotpatch; the fixed full build %s would replace the file (processes running it need a restart)",
+			ver, b->version);
+	return 0;
+}
+
 /* Identity first: which component, which version, which build. Returns 1
  * when a process' mapped file is of a component but holds none of its
  * functions: not a target, the caller drops it. */
@@ -373,12 +428,8 @@ static int examine(struct run *r, struct hp_verify_target *t, const struct hp_el
 		return 0;
 	}
 	v = hp_manifest__find_version(t->component, id->pkg_version);
-	if (!v) {
-		verdict(t, HP_VERDICT_NOT_ELIGIBLE, -HP_E_NOT_ELIGIBLE,
-			"version %s of %s is not eligible for %s", id->pkg_version ? id->pkg_version : "(none)",
-			t->component->name, m->id);
-		return 0;
-	}
+	if (!v)
+		return examine_not_eligible(r, t, id);
 	if (v->patched_sha256[0] && !strcmp(v->patched_sha256, t->sha256)) {
 		verdict(t, HP_VERDICT_ALREADY, 0, "the file is the patched build of version %s",
 			v->version);
