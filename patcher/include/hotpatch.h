@@ -1167,6 +1167,52 @@ struct hp_status {
 int hp_status__read(const char *dir, struct hp_status **out);
 void hp_status__free(struct hp_status *s);
 
+/* ---- processes that need a restart (hp_restart) ---- */
+
+/* Which running processes still run an old copy of a file: a file replaced
+ * on disk (a full build installed, a package upgrade) changes nothing in the
+ * processes that mapped it before, as Debian's needrestart finds. A process
+ * is judged by what it has mapped (/proc/PID/maps and map_files), never by
+ * its command line. */
+
+enum hp_restart_match {
+	HP_RESTART_OLD_COPY, /* maps a file that was at path but is not what path is now
+				(replaced or deleted since it was mapped): needs a restart */
+	HP_RESTART_CURRENT,  /* maps what path is now: would need a restart if path were replaced */
+};
+
+/* One process mapping one of the files scanned for. */
+struct hp_restart_proc {
+	pid_t pid;            /* the process */
+	uint64_t start_time;  /* its start time, clock ticks after boot (/proc/PID/stat field 22),
+				 so a pid reused by a new process is told apart */
+	char *comm;           /* /proc/PID/comm */
+	char *exe;            /* /proc/PID/exe target (" (deleted)" removed), NULL if unreadable */
+	char *path;           /* the file of paths[] it maps (a copy: owned) */
+	int is_exe;           /* nonzero when that file is the process' executable */
+};
+
+struct hp_restart_list {
+	struct hp_restart_proc *procs; /* sorted by pid, then path; one entry per (pid, path) */
+	size_t n;                      /* entries in procs */
+};
+
+/* Scan every process of the machine (or only pids, when nr_pids > 0) for
+ * file-backed mappings of the files paths[0..n) (absolute, canonical paths,
+ * as the kernel shows them in /proc/PID/maps) and list those that match how.
+ * A mapping's identity (device and inode) is that of /proc/PID/map_files
+ * (the maps columns when it cannot be read), compared with stat(path) now; a
+ * process in another mount namespace is compared with what path names in
+ * its own view (/proc/PID/root). A process that exits or cannot be read
+ * during the scan is skipped (not an error); the calling process itself is
+ * never listed. Returns 0 and *out (free it with hp_restart__free()), or a
+ * negative error after a message: -EINVAL (a path not absolute), -ENOMEM,
+ * -errno when /proc or a path cannot be read. */
+int hp_restart__scan(const char *const *paths, size_t n, enum hp_restart_match how,
+		     const pid_t *pids, size_t nr_pids, struct hp_restart_list **out);
+/* Accepts NULL. */
+void hp_restart__free(struct hp_restart_list *l);
+
 /* ---- disk patching (hp_disk) ---- */
 
 /* The cold patch (docs/disk.md): an eligible file is replaced, atomically,

@@ -175,6 +175,14 @@ out:
 	return err;
 }
 
+int procmaps_read_text(pid_t pid, char **text)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	return slurp(path, text);
+}
+
 int procmaps_read(pid_t pid, struct procmaps *pm)
 {
 	char path[64], *text = NULL;

@@ -43,6 +43,12 @@ struct procmaps {
  * -ENOMEM. */
 int procmaps_read(pid_t pid, struct procmaps *pm);
 
+/* The raw text of /proc/PID/maps in *text (malloc'd, NUL-terminated, the
+ * caller frees it), without a message: for scans over many processes that
+ * look for a path in it before parsing. Errors: -ESRCH when the process does
+ * not exist (or exited), -EACCES/-EPERM, -ENOMEM. */
+int procmaps_read_text(pid_t pid, char **text);
+
 /* Parse maps text (the contents of a maps file) into *pm; pid is recorded
  * for messages only. Same errors as procmaps_read(). */
 int procmaps_parse(pid_t pid, const char *text, struct procmaps *pm);
