@@ -181,6 +181,20 @@ static void replaced_add(struct replaced_files *rf, const char *path)
 	rf->paths[rf->n++] = real;
 }
 
+/* Is mapped (a path as a process' maps show it, perhaps marked
+ * " (deleted)") one of the files holding a full build now? */
+static bool replaced_has(const struct replaced_files *rf, const char *mapped)
+{
+	size_t i, n = strlen(mapped);
+
+	if (n > 10 && !strcmp(mapped + n - 10, " (deleted)"))
+		n -= 10;
+	for (i = 0; i < rf->n; i++)
+		if (strlen(rf->paths[i]) == n && !strncmp(rf->paths[i], mapped, n))
+			return true;
+	return false;
+}
+
 static void replaced_free(struct replaced_files *rf)
 {
 	size_t i;
@@ -366,8 +380,8 @@ static int live_partial(pid_t pid, const char *id)
 }
 
 static int apply_live(const struct hp_package *pkg, struct hp_state *state, const pid_t *pids,
-		      size_t npids, const struct hp_live_opts *lopts, struct out_node *arr,
-		      size_t *patched)
+		      size_t npids, const struct hp_live_opts *lopts, const struct replaced_files *rf,
+		      struct out_node *arr, size_t *patched)
 {
 	struct hp_verify_opts vopts = { 0 };
 	struct hp_verify_report *rep = NULL;
@@ -420,8 +434,14 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			already++;
 			report(arr, t, "already applied", NULL, NULL);
 			break;
-		case HP_VERDICT_NOT_ELIGIBLE:
 		case HP_VERDICT_NEEDS_RESTART:
+			/* Its file replaced by the full build: the restart report
+			 * names it, and that is this process' outcome. */
+			report(arr, t, "skipped", t->reason, NULL);
+			if (npids && !replaced_has(rf, t->path))
+				trc = EXIT_NOT_ELIGIBLE;
+			break;
+		case HP_VERDICT_NOT_ELIGIBLE:
 			report(arr, t, "skipped", t->reason ? t->reason : "not eligible", NULL);
 			if (npids)
 				trc = EXIT_NOT_ELIGIBLE;
@@ -620,7 +640,7 @@ int cmd_apply(int argc, char **argv)
 	if (disk)
 		drc = apply_disk(pkg, state, root_dir, hotpatch_only, farr, &nfiles, &rf);
 	if (live)
-		lrc = apply_live(pkg, state, pids, npids, &lopts, parr, &nprocs);
+		lrc = apply_live(pkg, state, pids, npids, &lopts, &rf, parr, &nprocs);
 	rc = drc != EXIT_OK ? drc : lrc;
 	/* After the live step: a process it could hotpatch is not in the
 	 * list, whatever file it was started from. */

@@ -377,7 +377,7 @@ static int examine_not_eligible(struct run *r, struct hp_verify_target *t,
 	t->build = b;
 	if (t->pid)
 		verdict(t, HP_VERDICT_NEEDS_RESTART, 0,
-			"version %s cannot be hotpatched; the fixed full build %s replaces its file, and the process runs the old code until it is restarted",
+			"version %s is not eligible for the hotpatch; the fixed full build %s replaces its file, and the process runs the old code until it is restarted",
 			ver, b->version);
 	else
 		verdict(t, HP_VERDICT_WOULD_REPLACE, 0,

@@ -25,6 +25,7 @@
 #define SRV_ELIGIBLE "5.2.3790.2691"
 #define SRV_OLD "5.2.3790.1830"
 #define MRX_ELIGIBLE "5.2.3790.2697"
+#define FIXED_VERSION "5.2.3790.2734"
 
 /* A root holding the eligible srv and mrxsmb builds (and smbcli beside
  * them, finding the library through its $ORIGIN/../lib runpath) plus a
@@ -193,7 +194,7 @@ static bool xattr_kept(const char *path, bool supported)
 static void apply_run_rollback(void)
 {
 	const char *dir = ts_tmpdir(), *root, *state;
-	char srv0[65], lib0[65], old0[65], srv1[65], lib1[65], sha[65], *out;
+	char srv0[65], lib0[65], old0[65], fixed0[65], srv1[65], lib1[65], sha[65], *out;
 	struct stat sb;
 	bool xattrs;
 	int rc;
@@ -213,13 +214,18 @@ static void apply_run_rollback(void)
 
 	rc = apply_disk(root, state, NULL, &out);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(out && strstr(out, "2 files patched") && strstr(out, "skipped"));
+	/* The two eligible files cold-patched, the other replaced by the
+	 * fixed full build (tests/e2e/test_full_build.c has the rest). */
+	CU_ASSERT(out && strstr(out, "3 files changed") &&
+		  strstr(out, "replaced: fixed full build " FIXED_VERSION));
+	sha_of(ts_build_path("targets/srv/" FIXED_VERSION "/srv"), fixed0);
 	free(out);
 	sha_of(ts_join(root, "usr/sbin/srv"), srv1);
 	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), lib1);
 	CU_ASSERT(strcmp(srv0, srv1) != 0 && strcmp(lib0, lib1) != 0);
 	sha_of(ts_join(root, "usr/local/sbin/srv"), sha);
-	CU_ASSERT_STRING_EQUAL(sha, old0);
+	CU_ASSERT_STRING_EQUAL(sha, fixed0);
+	CU_ASSERT_STRING_NOT_EQUAL(sha, old0);
 	CU_ASSERT(stat(ts_join(root, "usr/sbin/srv"), &sb) == 0 && (sb.st_mode & 07777) == 0751);
 	CU_ASSERT(xattr_kept(ts_join(root, "usr/sbin/srv"), xattrs));
 
@@ -245,7 +251,7 @@ static void apply_run_rollback(void)
 	/* Again: nothing changes. */
 	rc = apply_disk(root, state, NULL, &out);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(out && strstr(out, "0 files patched, 2 already applied"));
+	CU_ASSERT(out && strstr(out, "0 files changed, 3 already applied"));
 	free(out);
 	out = ts_run_cmd("'%s' --json apply %s --disk --root '%s' --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), pkg_args(), root, state);
@@ -269,6 +275,8 @@ static void apply_run_rollback(void)
 	CU_ASSERT_STRING_EQUAL(sha, srv0);
 	sha_of(ts_join(root, "usr/lib/libmrxsmb.so"), sha);
 	CU_ASSERT_STRING_EQUAL(sha, lib0);
+	sha_of(ts_join(root, "usr/local/sbin/srv"), sha);
+	CU_ASSERT_STRING_EQUAL(sha, old0);
 	CU_ASSERT(stat(ts_join(root, "usr/sbin/srv"), &sb) == 0 && (sb.st_mode & 07777) == 0751);
 	CU_ASSERT(xattr_kept(ts_join(root, "usr/sbin/srv"), xattrs));
 	rc = rollback_disk(state, NULL, &out);
@@ -310,7 +318,7 @@ static void disk_and_live_together(void)
 	out = ts_run_cmd("'%s' apply %s --disk --live --pid %d --root '%s' --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), pkg_args(), (int)a, root, state);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(out && strstr(out, "2 files patched") && strstr(out, "1 processes patched"));
+	CU_ASSERT(out && strstr(out, "3 files changed") && strstr(out, "1 processes patched"));
 	free(out);
 	/* The running server switched; the patched client (from disk) too. */
 	CU_ASSERT_EQUAL(connect_cli(dir, ts_join(root, "usr/bin/smbcli"), "required", port_a, false), 0);
@@ -333,7 +341,7 @@ static void disk_and_live_together(void)
 	out = ts_run_cmd("'%s' rollback KB916846 --disk --live --pid %d --state-dir '%s'", &rc,
 		  ts_build_path("bin/hotpatch"), (int)a, state);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(out && strstr(out, "1 processes rolled back") && strstr(out, "2 files rolled back"));
+	CU_ASSERT(out && strstr(out, "1 processes rolled back") && strstr(out, "3 files rolled back"));
 	free(out);
 	CU_ASSERT_EQUAL(connect_cli(dir, cli, "required", port_a, false), 11);
 	sha_of(ts_join(root, "usr/sbin/srv"), sha);

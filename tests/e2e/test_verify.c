@@ -2,7 +2,9 @@
  * package` built, the srv and mrxsmb builds of every version installed in
  * a staged root, and real srv servers and smbcli load clients running on
  * loopback. Eligible files and processes would patch (functions and
- * addresses), the others are not eligible with their version, an eligible
+ * addresses), the others would be replaced by the package's fixed full
+ * build (files) or need a restart (processes), or, in a package carrying
+ * no full build, are not eligible with their version; an eligible
  * build whose function bytes differ is refused, in text and JSON; nothing
  * is changed, and the processes keep running untraced. */
 #include <errno.h>
@@ -29,8 +31,9 @@
 
 static char *run_out, *run_err;
 
-/* Run hotpatch verify on the built package with the vendor key and args. */
-static int verify(const char *args)
+/* Run hotpatch verify on the package whose manifest is manifest with key
+ * and args. */
+static int verify_with(const char *manifest, const char *key, const char *args)
 {
 	char *cmd = NULL;
 	int rc;
@@ -39,12 +42,18 @@ static int verify(const char *args)
 	free(run_err);
 	run_out = run_err = NULL;
 	if (asprintf(&cmd, "'%s' verify '%s' --trusted-key '%s' %s", ts_build_path("bin/hotpatch"),
-		     ts_build_path("packages/KB916846/manifest.json"),
-		     ts_build_path("keys/vendor.pub"), args) < 0)
+		     manifest, key, args) < 0)
 		return -1;
 	rc = ts_sh(cmd, &run_out, &run_err);
 	free(cmd);
 	return rc;
+}
+
+/* Run hotpatch verify on the built package with the vendor key and args. */
+static int verify(const char *args)
+{
+	return verify_with(ts_build_path("packages/KB916846/manifest.json"),
+			   ts_build_path("keys/vendor.pub"), args);
 }
 
 static void show(int rc, int want)
@@ -102,13 +111,14 @@ static void staged_root(void)
 	CU_ASSERT(has(run_out, "%s/usr/sbin/srv: srv " SRV_A ": would patch", root));
 	CU_ASSERT(has(run_out, "srv_negotiate_signing at 0x"));
 	CU_ASSERT(has(run_out, "(link-time)"));
-	CU_ASSERT(has(run_out, "%s/usr/local/sbin/srv: srv " SRV_OLD ": not eligible (version " SRV_OLD,
-		      root));
+	CU_ASSERT(has(run_out, "%s/usr/local/sbin/srv: srv " SRV_OLD
+		      ": would replace with the fixed full build 5.2.3790.2734", root));
 	CU_ASSERT(has(run_out, "mrxsmb " MRX_B ": would patch"));
 	CU_ASSERT(has(run_out, "mrx_negotiate_flags2 at 0x"));
 	CU_ASSERT(has(run_out, "mrx_negotiate_signing at 0x"));
 	/* The library and the symlink to it are one file. */
-	CU_ASSERT(has(run_out, "2 would patch, 1 not eligible, 0 already patched, 0 refused, 0 errors"));
+	CU_ASSERT(has(run_out, "2 would patch, 1 would replace, 0 would need a restart, "
+		      "0 not eligible, 0 already patched, 0 refused, 0 errors"));
 	CU_ASSERT(ts_snapshot_same(a));
 	CU_ASSERT(ts_snapshot_same(b));
 	CU_ASSERT(ts_snapshot_same(c));
@@ -117,8 +127,42 @@ static void staged_root(void)
 	ts_snapshot_free(c);
 }
 
+/* The package without its full builds (the same manifest with
+ * "full_builds" taken out, signed with a key of the test's own). */
+static const char *package_without_full_builds(const char **key)
+{
+	const char *dir = ts_tmpdir();
+	char path[4096], *cmd = NULL;
+	json_t *m, *c;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	CU_ASSERT_FATAL(asprintf(&cmd, "cp '%s'/*.hpc '%s'/ && '%s' keygen -s '%s/k.key' -p '%s/k.pub' "
+				 ">/dev/null", ts_build_path("packages/KB916846"), dir,
+				 ts_build_path("bin/hotpatch"), dir, dir) > 0);
+	CU_ASSERT_EQUAL_FATAL(ts_sh(cmd, NULL, NULL), 0);
+	free(cmd);
+	m = json_load_file(ts_build_path("packages/KB916846/manifest.json"), JSON_PRESERVE_ORDER, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	json_array_foreach(json_object_get(m, "components"), i, c)
+		json_object_del(c, "full_builds");
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	CU_ASSERT_EQUAL_FATAL(json_dump_file(m, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER), 0);
+	json_decref(m);
+	CU_ASSERT_FATAL(asprintf(&cmd, "'%s' sign -s '%s/k.key' '%s' >/dev/null",
+				 ts_build_path("bin/hotpatch"), dir, path) > 0);
+	CU_ASSERT_EQUAL_FATAL(ts_sh(cmd, NULL, NULL), 0);
+	free(cmd);
+	*key = ts_build_path_raw(dir, "k.pub");
+	return ts_build_path_raw(dir, "manifest.json");
+}
+
+/* Only builds the hotpatch was not built for: each would be replaced by
+ * the fixed full build (exit 0); with a package carrying none, each is not
+ * eligible, with its version (exit 3). */
 static void only_not_eligible(void)
 {
+	const char *manifest, *key;
 	char args[4096];
 	int rc;
 
@@ -126,6 +170,13 @@ static void only_not_eligible(void)
 		 ts_build_path("targets/srv/" SRV_OLD "/srv"),
 		 ts_build_path("targets/mrxsmb/" MRX_OLD "/libmrxsmb.so"));
 	rc = verify(args);
+	show(rc, 0);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has(run_out, "srv " SRV_OLD ": would replace with the fixed full build"));
+	CU_ASSERT(has(run_out, "mrxsmb " MRX_OLD ": would replace with the fixed full build"));
+
+	manifest = package_without_full_builds(&key);
+	rc = verify_with(manifest, key, args);
 	show(rc, 3);
 	CU_ASSERT_EQUAL(rc, 3);
 	CU_ASSERT(has(run_out, "srv " SRV_OLD ": not eligible (version " SRV_OLD " of srv"));
@@ -214,7 +265,8 @@ static void already_patched(void)
 	show(rc, 0);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(has(run_out, "srv " SRV_A ": already-patched: a jump at the entry of every replaced function"));
-	CU_ASSERT(has(run_out, "0 would patch, 0 not eligible, 1 already patched"));
+	CU_ASSERT(has(run_out, "0 would patch, 0 would replace, 0 would need a restart, "
+		      "0 not eligible, 1 already patched"));
 }
 
 /* ---- running processes ---- */
@@ -331,20 +383,21 @@ static void processes_text_and_json(void)
 	rc = verify(args);
 	show(rc, 0);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(has(run_out, "pid %d (srv): %s: srv " SRV_OLD ": not eligible (version " SRV_OLD,
+	CU_ASSERT(has(run_out, "pid %d (srv): %s: srv " SRV_OLD ": needs a restart (not eligible",
 		      pids[0], ts_build_path("targets/srv/" SRV_OLD "/srv")));
 	CU_ASSERT(has(run_out, "pid %d (srv): %s: srv " SRV_A ": would patch", pids[1],
 		      ts_build_path("targets/srv/" SRV_A "/srv")));
 	CU_ASSERT(has(run_out, "pid %d (srv): %s: srv " SRV_B ": would patch", pids[2],
 		      ts_build_path("targets/srv/" SRV_B "/srv")));
-	CU_ASSERT(has(run_out, "pid %d (smbcli): %s: mrxsmb " MRX_OLD ": not eligible", pids[3],
+	CU_ASSERT(has(run_out, "pid %d (smbcli): %s: mrxsmb " MRX_OLD ": needs a restart", pids[3],
 		      ts_build_path("targets/mrxsmb/" MRX_OLD "/libmrxsmb.so")));
 	CU_ASSERT(has(run_out, "pid %d (smbcli): %s: mrxsmb " MRX_A ": would patch", pids[4],
 		      ts_build_path("targets/mrxsmb/" MRX_A "/libmrxsmb.so")));
 	CU_ASSERT(has(run_out, "pid %d (smbcli): %s: mrxsmb " MRX_B ": would patch", pids[5],
 		      ts_build_path("targets/mrxsmb/" MRX_B "/libmrxsmb.so")));
 	CU_ASSERT(has(run_out, "(runtime)"));
-	CU_ASSERT(has(run_out, "4 would patch, 2 not eligible, 0 already patched, 0 refused, 0 errors"));
+	CU_ASSERT(has(run_out, "4 would patch, 0 would replace, 2 would need a restart, "
+		      "0 not eligible, 0 already patched, 0 refused, 0 errors"));
 
 	rc = verify(strcat(args, " --json"));
 	show(rc, 0);
@@ -373,8 +426,9 @@ static void processes_text_and_json(void)
 						       "runtime");
 				CU_ASSERT(json_is_true(json_object_get(f, "fingerprint_ok")));
 			}
-		} else if (v && !strcmp(v, "not-eligible")) {
+		} else if (v && !strcmp(v, "needs-restart")) {
 			not_eligible++;
+			CU_ASSERT(json_is_true(json_object_get(t, "restart_required")));
 			CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(t, "reason")),
 						      json_string_value(json_object_get(t, "version"))));
 		}

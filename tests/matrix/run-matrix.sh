@@ -13,11 +13,15 @@
 # once it listens, and one long-running client per setting (smbcli connect
 # --stdin), patched once, then given each server's address in turn; "disk"
 # cold-patches copies of the eligible builds once (hotpatch apply --disk
-# --root) and starts every patched server and client from them. Another way
+# --root) and starts every patched server and client from them; "replace"
+# stages copies of the builds that are NOT eligible for the hotpatch, lets
+# hotpatch apply --disk --root install the package's fixed full builds in
+# their place, and starts every patched server and client from the replaced
+# files (what a restart after the update runs). Another way
 # plugs in as another prepare_<mode> / start_patched_server_<mode> /
 # patched_connect_<mode> triple.
 #
-# Usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk] [--expect TABLE.tsv]
+# Usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk|replace] [--expect TABLE.tsv]
 set -u
 
 build="" patch=full expect=""
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--patch) patch=${2:-}; shift 2 ;;
 	--expect) expect=${2:-}; shift 2 ;;
 	*) echo "matrix: unknown argument '$1'" >&2
-	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk] [--expect TABLE.tsv]" >&2
+	   echo "usage: run-matrix.sh --build BUILD_DIR [--patch full|live|disk|replace] [--expect TABLE.tsv]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -126,7 +130,7 @@ prepare_disk() {
 	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$disk_root" \
 		--state-dir "$work/state" 2>&1)
 	case "$?:$out" in
-	0:*"2 files patched"*) return 0 ;;
+	0:*"2 files changed"*) return 0 ;;
 	esac
 	echo "matrix: hotpatch apply --disk --root $disk_root failed:" >&2
 	echo "$out" >&2
@@ -141,11 +145,45 @@ patched_connect_disk() {
 		--config "$work/$1.conf" --read readme.txt
 }
 
+# replace: the builds not eligible for the hotpatch, replaced on disk by the
+# package's fixed full builds (hotpatch apply --disk --root), then started
+# from the replaced files, as the restart the report asks for would.
+replace_root=""
+prepare_replace() {
+	local out srv_old lib_old
+	srv_old=$(ls -d "$build"/targets/srv/*/ | sed 's|.*/srv/||; s|/$||' |
+		grep -vxF -e "$FIXED_VERSION" $(printf -- '-e %s ' $SRV_ELIGIBLE) | head -n 1)
+	lib_old=$(ls -d "$build"/targets/mrxsmb/*/ | sed 's|.*/mrxsmb/||; s|/$||' |
+		grep -vxF -e "$FIXED_VERSION" $(printf -- '-e %s ' $MRXSMB_ELIGIBLE) | head -n 1)
+	[ -n "$srv_old" ] && [ -n "$lib_old" ] ||
+		{ echo "matrix: no build that is not eligible for the hotpatch" >&2; return 1; }
+	replace_root="$work/root"
+	mkdir -p "$replace_root/usr/sbin" "$replace_root/usr/lib" "$replace_root/usr/bin" &&
+		cp "$build/targets/srv/$srv_old/srv" "$replace_root/usr/sbin/srv" &&
+		cp "$build/targets/mrxsmb/$lib_old/libmrxsmb.so" "$replace_root/usr/lib/" &&
+		cp "$build/targets/mrxsmb/$lib_old/smbcli" "$replace_root/usr/bin/smbcli" || return 1
+	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$replace_root" \
+		--state-dir "$work/state" 2>&1)
+	case "$?:$out" in
+	0:*"2 files changed"*) return 0 ;;
+	esac
+	echo "matrix: hotpatch apply --disk --root $replace_root failed:" >&2
+	echo "$out" >&2
+	return 1
+}
+start_patched_server_replace() {
+	start_server "$replace_root/usr/sbin/srv" "$1" "$2"
+}
+patched_connect_replace() {
+	"$replace_root/usr/bin/smbcli" connect --server "127.0.0.1:$server_port" \
+		--config "$work/$1.conf" --read readme.txt
+}
+
 case "$patch" in
 full) need=("$build/targets/srv/$FIXED_VERSION/srv" "$build/targets/mrxsmb/$FIXED_VERSION/smbcli") ;;
 live) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
-disk) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
-*) echo "matrix: PATCH=$patch: unknown (full, live or disk)" >&2; exit 2 ;;
+disk|replace) need=("$hotpatch" "$package" "$package.minisig" "$vendor_key") ;;
+*) echo "matrix: PATCH=$patch: unknown (full, live, disk or replace)" >&2; exit 2 ;;
 esac
 
 for f in "$unpatched_srv" "$unpatched_cli" "${need[@]}"; do

@@ -37,15 +37,23 @@ static int pack(const char *outdir, const char *targets)
 	return rc;
 }
 
-/* --target arguments for every eligible build, from versions.sh. */
+/* --target arguments for every eligible build, --full-build for the fixed
+ * build and --replaced for every other build, from versions.sh. */
 static char *eligible_targets(void)
 {
 	char *cmd = NULL, *list = NULL;
 
 	if (asprintf(&cmd,
 		     ". '%s'; for v in $SRV_ELIGIBLE; do printf '%%s ' \"--target srv=%s/targets/srv/$v/srv\"; done; "
-		     "for v in $MRXSMB_ELIGIBLE; do printf '%%s ' \"--target mrxsmb=%s/targets/mrxsmb/$v/libmrxsmb.so\"; done",
-		     ts_build_path("targets/versions.sh"), ts_build_dir(), ts_build_dir()) < 0)
+		     "for v in $MRXSMB_ELIGIBLE; do printf '%%s ' \"--target mrxsmb=%s/targets/mrxsmb/$v/libmrxsmb.so\"; done; "
+		     "printf -- '--full-build srv=%s/targets/srv/%%s/srv --full-build mrxsmb=%s/targets/mrxsmb/%%s/libmrxsmb.so ' "
+		     "$FIXED_VERSION $FIXED_VERSION; "
+		     "for v in $SRV_VERSIONS; do case \" $SRV_ELIGIBLE $FIXED_VERSION \" in *\" $v \"*) ;; "
+		     "*) printf -- '--replaced srv=%s/targets/srv/%%s/srv ' $v ;; esac; done; "
+		     "for v in $MRXSMB_VERSIONS; do case \" $MRXSMB_ELIGIBLE $FIXED_VERSION \" in *\" $v \"*) ;; "
+		     "*) printf -- '--replaced mrxsmb=%s/targets/mrxsmb/%%s/libmrxsmb.so ' $v ;; esac; done",
+		     ts_build_path("targets/versions.sh"), ts_build_dir(), ts_build_dir(), ts_build_dir(),
+		     ts_build_dir(), ts_build_dir(), ts_build_dir()) < 0)
 		return NULL;
 	if (ts_sh(cmd, &list, NULL) != 0) {
 		free(list);
@@ -71,7 +79,8 @@ static bool same_file(const char *a, const char *b)
 static void pack_is_deterministic(void)
 {
 	const char *a = ts_tmpdir(), *b = ts_tmpdir();
-	static const char *const files[] = { "manifest.json", "srv.hpc", "mrxsmb.hpc" };
+	static const char *const files[] = { "manifest.json", "srv.hpc", "mrxsmb.hpc",
+					     "srv-5.2.3790.2734.hpc", "mrxsmb-5.2.3790.2734.hpc" };
 	char *targets = eligible_targets();
 	char pa[4096], pb[4096];
 	size_t i;
@@ -79,7 +88,7 @@ static void pack_is_deterministic(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(targets);
 	CU_ASSERT_EQUAL_FATAL(pack(a, targets), 0);
 	CU_ASSERT_EQUAL_FATAL(pack(b, targets), 0);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(pa, sizeof(pa), "%s/%s", a, files[i]);
 		snprintf(pb, sizeof(pb), "%s/%s", b, files[i]);
 		CU_ASSERT(same_file(pa, pb));
@@ -124,6 +133,32 @@ static void pack_needs_every_eligible_version(void)
 	free(targets);
 }
 
+/* The full builds: pack needs the fixed build and each build it replaces,
+ * and refuses an eligible build given as one to replace. */
+static void pack_needs_full_builds(void)
+{
+	const char *dir = ts_tmpdir();
+	char *targets = eligible_targets(), *cut, *more = NULL, path[4096];
+	struct stat st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(targets);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	cut = strstr(targets, "--full-build");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cut);
+	*cut = '\0';
+	CU_ASSERT_EQUAL(pack(path, targets), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "component srv: no built file of full build 5.2.3790.2734"));
+	CU_ASSERT_NOT_EQUAL(stat(path, &st), 0);
+	*cut = '-';
+	CU_ASSERT(asprintf(&more, "%s --replaced srv=%s", targets,
+			   ts_build_path("targets/srv/5.2.3790.2691/srv")) > 0);
+	CU_ASSERT_EQUAL(pack(path, more), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not replaced by a full build in the source manifest"));
+	CU_ASSERT_NOT_EQUAL(stat(path, &st), 0);
+	free(more);
+	free(targets);
+}
+
 static void pack_usage(void)
 {
 	CU_ASSERT_EQUAL(pack("", "--target srv"), 2);
@@ -164,6 +199,7 @@ void test_register(void)
 	static const struct ts_test tests[] = {
 		{ "pack reproduces the built package byte for byte", pack_is_deterministic },
 		{ "pack refuses a build that is not an eligible version", pack_refuses_not_eligible },
+		{ "pack needs the full builds and the builds they replace", pack_needs_full_builds },
 		{ "pack needs a build of every eligible version", pack_needs_every_eligible_version },
 		{ "pack usage errors", pack_usage },
 		{ "hp_package__open on the built package", open_the_built_package },
