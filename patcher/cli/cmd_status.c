@@ -125,7 +125,7 @@ static void json_report(const struct hp_status *s)
 			out_str(pr, NULL, "unfinished");
 		out_str(o, "problem", t->problem);
 	}
-	arr = out_array(root, "needs_restart");
+	arr = out_array(root, "stale_processes");
 	for (i = 0; i < s->nr_stale; i++) {
 		o = out_object(arr, NULL);
 		out_int(o, "pid", s->stale[i].pid);

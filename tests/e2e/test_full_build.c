@@ -274,17 +274,17 @@ static void eligible_and_not_eligible(void)
 
 	/* status names the process still running the old code... */
 	st1 = load(dir, "status1.json");
-	v = find_pid(st1, "needs_restart", old);
+	v = find_pid(st1, "stale_processes", old);
 	CU_ASSERT_PTR_NOT_NULL(v);
 	CU_ASSERT_STRING_EQUAL(str(v, "full_build"), FIXED);
-	CU_ASSERT_PTR_NULL(find_pid(st1, "needs_restart", elig));
+	CU_ASSERT_PTR_NULL(find_pid(st1, "stale_processes", elig));
 	CU_ASSERT_STRING_EQUAL(str(find(st1, "targets", "path", "/usr/local/sbin/srv"), "full_build"),
 			       FIXED);
 	/* ...and no longer once it is restarted. */
 	check_cells(out);
 	st2 = load(dir, "status2.json");
-	CU_ASSERT_EQUAL(json_array_size(json_object_get(st2, "needs_restart")), 0);
-	CU_ASSERT_PTR_NULL(find_pid(st2, "needs_restart", newp));
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(st2, "stale_processes")), 0);
+	CU_ASSERT_PTR_NULL(find_pid(st2, "stale_processes", newp));
 
 	/* Rollback: both files byte for byte, the live patch out. */
 	rb = load(dir, "rollback.json");

@@ -117,7 +117,7 @@ static bool is_stale(json_t *doc, pid_t pid, const char *path)
 	json_t *s;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "needs_restart"), i, s)
+	json_array_foreach(json_object_get(doc, "stale_processes"), i, s)
 		if (json_integer_value(json_object_get(s, "pid")) == pid &&
 		    !strcmp(str(s, "path"), path))
 			return true;
