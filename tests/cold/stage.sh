@@ -33,14 +33,14 @@ mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/usr/lib" "$stage/state" &&
 	fail "cannot copy the components below $root"
 root=$(cd "$root" && pwd)
 
-out=$("$hotpatch" apply "$package" --disk --root "$root" --trusted-key "$build/keys/vendor.pub" \
-	--state-dir "$stage/state" 2>&1)
+# Both files must come out "patched" (not replaced by a full build, not
+# skipped); the JSON report is the stable form to read that from.
+out=$("$hotpatch" --json apply "$package" --disk --root "$root" \
+	--trusted-key "$build/keys/vendor.pub" --state-dir "$stage/state" 2>&1)
 rc=$?
-case "$rc:$out" in
-0:*"KB916846: 2 files patched"*) ;;
-*) fail "hotpatch apply --disk --root $root exited $rc:
-$out" ;;
-esac
+[ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out" | grep -c '"result": "patched"')" -eq 2 ] ||
+	fail "hotpatch apply --disk --root $root exited $rc, not with 2 files patched:
+$out"
 
 for f in usr/sbin/srv:srv usr/lib/libmrxsmb.so:mrxsmb; do
 	path=$root/${f%%:*}

@@ -402,7 +402,7 @@ static void status_names_processes_started_patched(void)
 	doc = out ? json_loads(out, 0, NULL) : NULL;
 	CU_ASSERT_PTR_NOT_NULL(doc);
 	CU_ASSERT_EQUAL(only_pid(doc, "started_from_patched", srv), (int)new);
-	CU_ASSERT_EQUAL(only_pid(doc, "stale_processes", srv), (int)old);
+	CU_ASSERT_EQUAL(only_pid(doc, "needs_restart", srv), (int)old);
 	json_decref(doc);
 	free(out);
 
