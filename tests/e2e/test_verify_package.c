@@ -327,8 +327,9 @@ static void format2_full_build(void)
 	b->file = strdup("srv-5.2.3790.2734");
 	b->size = len;
 	CU_ASSERT_EQUAL(hp_sha256_buf(data, len, b->sha256), 0);
-	b->replaces = calloc(1, sizeof(char *));
-	b->replaces[0] = strdup("5.2.3790.1830");
+	b->replaces = calloc(1, sizeof(*b->replaces));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b->replaces);
+	b->replaces[0].version = strdup("5.2.3790.1830");
 	b->nr_replaces = 1;
 	CU_ASSERT_EQUAL_FATAL(hp_manifest__write(m, path), 0);
 	hp_manifest__free(m);
