@@ -79,8 +79,10 @@ ALL_TARGETS += $(HOTPATCH)
 # Each tests/unit/test_NAME.c and tests/e2e/test_NAME.c is its own CUnit
 # program, $(O)/tests/test_NAME, linked with the shared harness and support
 # code. A fragment may add objects or libraries to one test through
-# TEST_OBJS_test_NAME and TEST_LIBS_test_NAME, and things that must be built
-# before the tests run to CHECK_DEPS.
+# TEST_OBJS_test_NAME and TEST_LIBS_test_NAME, things that must be built
+# before the tests run to CHECK_DEPS, and further runs of some programs in
+# another environment to CHECK_RUNS ("--as LABEL VAR=VALUE... PROGRAM...",
+# see tests/run-tests.sh).
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/e2e/test_*.c))
 TEST_BINS := $(foreach s,$(TEST_SRCS),$(O)/tests/$(basename $(notdir $(s))))
 SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
@@ -108,6 +110,6 @@ $(foreach s,$(TEST_SRCS),$(eval $(call test_rule,$(s))))
 all: $(ALL_TARGETS)
 
 check: all $(TEST_BINS) $(CHECK_DEPS)
-	$(Q)tests/run-tests.sh $(O) $(TEST_BINS)
+	$(Q)tests/run-tests.sh $(O) $(TEST_BINS) $(CHECK_RUNS)
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

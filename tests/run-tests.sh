@@ -1,21 +1,43 @@
 #!/bin/sh
 # Runs every test program given, each with the build and source directories
-# in its environment, and adds up their results. The last line is the total,
-# "check: N passed, M failed"; the exit status is 0 only if every test passed
-# and no program crashed.
-# Usage: tests/run-tests.sh BUILD_DIR TEST_PROGRAM...
+# in its environment, and adds up their results. After "--as LABEL", the
+# VAR=VALUE words that follow are added to the environment of the programs
+# after them, each reported as "NAME [LABEL]" with its own log (make check
+# runs the targets' suites again on cold-patched components this way). The
+# last line is the total, "check: N passed, M failed"; the exit status is 0
+# only if every test passed and no program crashed.
+# Usage: tests/run-tests.sh BUILD_DIR TEST_PROGRAM... [--as LABEL VAR=VALUE... TEST_PROGRAM...]...
 set -u
 build=$(cd "$1" && pwd); shift
 HP_BUILD_DIR=$build HP_SRC_DIR=$(pwd)
 export HP_BUILD_DIR HP_SRC_DIR
 mkdir -p "$build/tests/logs"
 
-passed=0 failed=0 broken=""
-for t in "$@"; do
+passed=0 failed=0 broken="" label="" vars=""
+while [ $# -gt 0 ]; do
+	t=$1; shift
+	case "$t" in
+	--as)
+		label=${1:?run-tests.sh: --as needs a label}; shift
+		vars=""
+		while [ $# -gt 0 ]; do
+			case "$1" in
+			*=*) vars="$vars $1"; shift ;;
+			*) break ;;
+			esac
+		done
+		continue ;;
+	esac
 	name=$(basename "$t")
 	log="$build/tests/logs/$name.log"
+	if [ -n "$label" ]; then
+		name="$name [$label]"
+		log="$build/tests/logs/$(basename "$t").$label.log"
+	fi
 	echo "== $name"
-	"$t" >"$log" 2>&1
+	# $vars is split on blanks on purpose: VAR=VALUE words without blanks.
+	# shellcheck disable=SC2086
+	env $vars "$t" >"$log" 2>&1
 	rc=$?
 	# Show failures in full, and otherwise only the summary line.
 	line=$(grep '^test-summary: ' "$log" | tail -n 1)

@@ -22,9 +22,10 @@ static void usage(FILE *f)
 		"since when and which functions: from the journal of the state directory\n"
 		"and from the processes themselves (their in-process record is the\n"
 		"truth). Also lists processes still running an older copy of a file\n"
-		"patched on disk, steps started and never finished, and any disagreement\n"
-		"between the journal, the processes and the backups. Changes nothing and\n"
-		"takes no lock.\n\n"
+		"patched on disk, processes started from a file patched on disk (they\n"
+		"carry no record of their own), steps started and never finished, and\n"
+		"any disagreement between the journal, the processes and the backups.\n"
+		"Changes nothing and takes no lock.\n\n"
 		"Options:\n"
 		"  --state-dir DIR   state directory; default $HOTPATCH_STATE_DIR or\n"
 		"                    /var/lib/hotpatch\n"
@@ -134,6 +135,14 @@ static void json_report(const struct hp_status *s)
 		out_str(o, "package", s->stale[i].package);
 		out_str(o, "full_build", s->stale[i].full_build);
 	}
+	arr = out_array(root, "started_from_patched");
+	for (i = 0; i < s->nr_started; i++) {
+		o = out_object(arr, NULL);
+		out_int(o, "pid", s->started[i].pid);
+		out_str(o, "comm", s->started[i].comm);
+		out_str(o, "path", s->started[i].path);
+		out_str(o, "package", s->started[i].package);
+	}
 	arr = out_array(root, "unfinished");
 	for (i = 0; i < s->nr_unfinished; i++) {
 		const struct hp_journal_rec *r = s->unfinished[i];
@@ -201,6 +210,14 @@ static void text_report(const struct hp_status *s)
 			printf("; or patch it live");
 		printf(")\n");
 	}
+	/* Their code came patched from the file: no record in the process,
+	 * and a rollback leaves them on the fixed code until restarted. */
+	if (s->nr_started)
+		printf("processes started from a file patched on disk:\n");
+	for (i = 0; i < s->nr_started; i++)
+		printf("  pid %d (%s) %s: %s patched on disk (started from the patched file)\n",
+		       (int)s->started[i].pid, s->started[i].comm ? s->started[i].comm : "?",
+		       s->started[i].path, s->started[i].package);
 	if (s->nr_unfinished)
 		printf("steps started and never finished (a run was killed or crashed):\n");
 	for (i = 0; i < s->nr_unfinished; i++) {

@@ -1146,12 +1146,24 @@ struct hp_status_stale {
 				    when the file was cold-patched (a live apply would do too) */
 };
 
+/* A process started from a file that is patched on disk now: its code came
+ * patched from the file, so it carries no in-process record; a rollback
+ * leaves it running the fixed code until it is restarted. */
+struct hp_status_started {
+	pid_t pid;               /* the process */
+	char *comm;              /* /proc/PID/comm */
+	char *path;              /* the patched file it maps (the same inode) */
+	char *package;           /* the package applied to that file */
+};
+
 struct hp_status {
 	char *state_dir;         /* the state directory read */
 	struct hp_status_target *targets; /* journal order, then records found without entry */
 	size_t nr_targets;
 	struct hp_status_stale *stale;    /* by pid */
 	size_t nr_stale;
+	struct hp_status_started *started; /* by pid */
+	size_t nr_started;
 	struct hp_journal *journal;       /* the journal read (owned) */
 	const struct hp_journal_rec **unfinished; /* intents never closed; owned by journal */
 	size_t nr_unfinished;

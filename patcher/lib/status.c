@@ -7,8 +7,9 @@
  * asked for its in-process record (hp_live__status, the truth for a live
  * patch), and every process mapping a file the journal names is examined
  * too, so a record the journal does not know about is found, and so is a
- * process still running an older copy of a file patched on disk. Nothing is
- * written and no process is stopped.
+ * process still running an older copy of a file patched on disk, or one
+ * started from the patched file. Nothing is written and no process is
+ * stopped.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,6 +64,12 @@ void hp_status__free(struct hp_status *s)
 		free(s->stale[i].full_build);
 	}
 	free(s->stale);
+	for (i = 0; i < s->nr_started; i++) {
+		free(s->started[i].comm);
+		free(s->started[i].path);
+		free(s->started[i].package);
+	}
+	free(s->started);
 	free(s->unfinished);
 	hp_journal__free(s->journal);
 	free(s->state_dir);
@@ -495,6 +502,52 @@ static int stale_processes(struct hp_status *s, const struct scan *sc)
 	return 0;
 }
 
+/* Processes started from a file patched on disk: they map the very inode
+ * now at the path, and that file is still the patched result (no
+ * file-changed problem: it hashes to the journal's new_sha256). Their code
+ * came patched from the file, so they carry no in-process record and no
+ * live target names them. A file replaced by a fixed full build is not a
+ * patched file: processes started from it simply run that version. */
+static int started_processes(struct hp_status *s, const struct scan *sc)
+{
+	size_t i, p, k;
+
+	for (i = 0; i < s->nr_targets; i++) {
+		const struct hp_status_target *t = &s->targets[i];
+		struct stat sb;
+
+		if (t->kind != HP_JOURNAL_DISK || t->full_build ||
+		    (t->problems & HP_STATUS_FILE_CHANGED) || stat(t->path, &sb))
+			continue;
+		for (p = 0; p < sc->n; p++) {
+			const struct procmaps *pm = &sc->procs[p].pm;
+			struct hp_status_started *x;
+
+			for (k = 0; k < pm->n; k++) {
+				const struct procmap *m = &pm->maps[k];
+
+				if (m->inode && !strcmp(m->path, t->path) && m->inode == sb.st_ino &&
+				    makedev(m->dev_major, m->dev_minor) == sb.st_dev)
+					break;
+			}
+			if (k == pm->n || have_live_target(s, sc->procs[p].pid, t->package))
+				continue;
+			x = realloc(s->started, (s->nr_started + 1) * sizeof(*x));
+			if (!x)
+				return -ENOMEM;
+			s->started = x;
+			x = &s->started[s->nr_started++];
+			x->pid = sc->procs[p].pid;
+			x->comm = procmaps_comm(x->pid);
+			x->path = strdup(t->path);
+			x->package = strdup(t->package);
+			if (!x->path || !x->package)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int hp_status__read(const char *dir, struct hp_status **out)
 {
 	const struct hp_journal_rec **applied = NULL;
@@ -544,6 +597,9 @@ int hp_status__read(const char *dir, struct hp_status **out)
 	if (err)
 		goto out;
 	err = stale_processes(s, &sc);
+	if (err)
+		goto out;
+	err = started_processes(s, &sc);
 	if (err)
 		goto out;
 	s->nr_problems = s->nr_unfinished;

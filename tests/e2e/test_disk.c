@@ -19,6 +19,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "hotpatch.h"
 #include "support.h"
 
@@ -26,6 +28,7 @@
 #define SRV_OLD "5.2.3790.1830"
 #define MRX_ELIGIBLE "5.2.3790.2697"
 #define FIXED_VERSION "5.2.3790.2734"
+#define MRX_FIXED FIXED_VERSION
 
 /* A root holding the eligible srv and mrxsmb builds (and smbcli beside
  * them, finding the library through its $ORIGIN/../lib runpath) plus a
@@ -350,6 +353,83 @@ static void disk_and_live_together(void)
 	CU_ASSERT_EQUAL(ts_stop(b, 3000), 0);
 }
 
+/* The one entry of the JSON status's array name, as pid (-1 if not one). */
+static int only_pid(json_t *doc, const char *name, const char *path)
+{
+	json_t *arr = json_object_get(doc, name), *e = json_array_get(arr, 0);
+
+	if (json_array_size(arr) != 1 || strcmp(json_string_value(json_object_get(e, "path")) ?: "", path) ||
+	    strcmp(json_string_value(json_object_get(e, "package")) ?: "", "KB916846"))
+		return -1;
+	return (int)json_integer_value(json_object_get(e, "pid"));
+}
+
+/* A process started from a cold-patched file carries no record of its own:
+ * status names it "patched on disk (started from the patched file)", apart
+ * from a process started before the apply, which runs an older copy. After
+ * rollback --disk the file is the original again and status no longer names
+ * the process, which runs the fixed code until it is restarted. */
+static void status_names_processes_started_patched(void)
+{
+	const char *dir = ts_tmpdir(), *root, *state, *srv, *fixed_cli;
+	char line[8192], *out;
+	int port_old, port_new, rc;
+	pid_t old, new;
+	json_t *doc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	state = ts_join(dir, "state");
+	srv = ts_join(root, "usr/sbin/srv");
+	fixed_cli = ts_build_path("targets/mrxsmb/%s/smbcli", MRX_FIXED);
+	write_confs(dir);
+	old = start_srv(dir, srv, "disabled", &port_old, false);
+	CU_ASSERT_FATAL(old > 0);
+	CU_ASSERT_EQUAL_FATAL(apply_disk(root, state, NULL, NULL), 0);
+	new = start_srv(dir, srv, "disabled", &port_new, false);
+	CU_ASSERT_FATAL(new > 0);
+	CU_ASSERT_EQUAL(connect_cli(dir, fixed_cli, "required", port_new, false), 0);
+	CU_ASSERT_EQUAL(connect_cli(dir, fixed_cli, "required", port_old, false), 11);
+
+	out = ts_run_cmd("'%s' status --state-dir '%s'", &rc, ts_build_path("bin/hotpatch"), state);
+	CU_ASSERT_EQUAL(rc, 0);
+	snprintf(line, sizeof(line),
+		 "\n  pid %d (srv) %s: KB916846 patched on disk (started from the patched file)\n",
+		 (int)new, srv);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, line));
+	snprintf(line, sizeof(line), "\n  pid %d (srv) %s (KB916846; or patch it live)\n", (int)old,
+		 srv);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, line));
+	snprintf(line, sizeof(line), "pid %d (srv) %s: KB916846 patched on disk", (int)old, srv);
+	CU_ASSERT_PTR_NULL(out ? strstr(out, line) : NULL);
+	free(out);
+	out = ts_run_cmd("'%s' --json status --state-dir '%s'", &rc, ts_build_path("bin/hotpatch"),
+			 state);
+	CU_ASSERT_EQUAL(rc, 0);
+	doc = out ? json_loads(out, 0, NULL) : NULL;
+	CU_ASSERT_PTR_NOT_NULL(doc);
+	CU_ASSERT_EQUAL(only_pid(doc, "started_from_patched", srv), (int)new);
+	CU_ASSERT_EQUAL(only_pid(doc, "stale_processes", srv), (int)old);
+	json_decref(doc);
+	free(out);
+
+	CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
+	/* Restored on disk, unchanged in memory: fixed until restarted. */
+	CU_ASSERT_EQUAL(connect_cli(dir, fixed_cli, "required", port_new, false), 0);
+	out = ts_run_cmd("'%s' status --state-dir '%s'", &rc, ts_build_path("bin/hotpatch"), state);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NULL(out ? strstr(out, "started from the patched file") : NULL);
+	free(out);
+	CU_ASSERT_EQUAL(ts_stop(old, 3000), 0);
+	CU_ASSERT_EQUAL(ts_stop(new, 3000), 0);
+	/* A restart runs the original again. */
+	new = start_srv(dir, srv, "disabled", &port_new, false);
+	CU_ASSERT_FATAL(new > 0);
+	CU_ASSERT_EQUAL(connect_cli(dir, fixed_cli, "required", port_new, false), 11);
+	CU_ASSERT_EQUAL(ts_stop(new, 3000), 0);
+}
+
 static void patched_runs_clean_under_valgrind(void)
 {
 	const char *dir = ts_tmpdir(), *root;
@@ -575,6 +655,7 @@ void test_register(void)
 	static const struct ts_test tests[] = {
 		{ "apply --disk, run, apply again, rollback (srv, libmrxsmb.so)", apply_run_rollback },
 		{ "--disk --live together: files first, new processes already patched", disk_and_live_together },
+		{ "status names processes started from the patched file", status_names_processes_started_patched },
 		{ "cold-patched srv and smbcli under valgrind", patched_runs_clean_under_valgrind },
 		{ "killed at every step of apply and rollback: original or patched", killed_at_every_step },
 		{ "full disk: clear error, nothing lost", full_disk_loses_nothing },

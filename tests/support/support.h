@@ -73,6 +73,31 @@ hp_print_fn_t ts_capture_start(void);
 const char *ts_join(const char *dir, const char *name);
 const char *ts_build_path_raw(const char *dir, const char *name);
 
+/* The targets' own suites run on the build's files, and again (make check's
+ * "[cold]" entries) on cold-patched copies installed below $HP_TARGET_ROOT
+ * (tests/support/targets.c). ts_target_root() is that root, NULL when unset.
+ * ts_target("srv"|"smbcli"|"libmrxsmb.so") is the file to run: below the root
+ * at usr/sbin/srv, usr/bin/smbcli, usr/lib/libmrxsmb.so, else the build's
+ * bin/srv, bin/smbcli, lib/libmrxsmb.so (lives until ts_cleanup(); NULL for
+ * an unknown name). */
+const char *ts_target_root(void);
+const char *ts_target(const char *name);
+
+/* Whether the file at path carries a cold patch's record: 1 (the package id
+ * copied into package when not NULL), 0 not, -1 unreadable or malformed. */
+int ts_cold_patched(const char *path, char *package, size_t size);
+
+/* The file process pid maps whose name is name ("libmrxsmb.so"), as
+ * /proc/PID/maps names it (malloc'd), or NULL if it maps none. */
+char *ts_mapped_file(pid_t pid, const char *name);
+
+/* Check (CUnit assertions) that process pid, started from ts_target(), maps
+ * the file ts_target(name) is (waiting up to 5 s for it to be loaded), and,
+ * under a target root, that srv and libmrxsmb.so are cold-patched by
+ * KB916846. Returns whether the mapped file is cold-patched, from which the
+ * suites derive the outcomes the matrix's rule gives. */
+bool ts_target_process(pid_t pid, const char *name);
+
 /* Remove temporary directories and free paths. Called by the harness. */
 void ts_cleanup(void);
 
