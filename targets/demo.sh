@@ -8,7 +8,12 @@
 # and we show how long it was stopped and that no request failed; the client
 # that requires signing now gets a signed session; `hotpatch status` says
 # what is applied where; the whole interoperability matrix runs; `hotpatch
-# rollback --live` restores the old behaviour. The state directory lives in
+# rollback --live` restores the old behaviour. Then an older srv, of a
+# version the hotpatch was not built for: `hotpatch apply` installs the
+# package's fixed full build over its file (staged under a temporary root)
+# and names the running process as needing a restart; once restarted it
+# signs for the client that requires it, and `hotpatch status` no longer
+# lists it; rollback restores the file. The state directory lives in
 # a temporary directory; every process started is stopped and every file
 # removed on exit.
 #
@@ -33,10 +38,11 @@ for f in "$hotpatch" "$package" "$package.minisig" "$key" "$srv" "$cli" "$fixed_
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hp-demo.XXXXXX")
-pid="" load=""
+pid="" load="" old_pid=""
 cleanup() {
 	[ -n "$load" ] && kill -TERM "$load" 2>/dev/null && wait "$load" 2>/dev/null
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$old_pid" ] && kill -TERM "$old_pid" 2>/dev/null && wait "$old_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,10 +51,13 @@ export HOTPATCH_STATE_DIR="$work/state"
 
 # Facts for the trailer; "-" until the step ran.
 before=- verified=- applied=- stop_us=- requests=- failed=- after=- status_ok=- matrix=- rolled=- restored=-
+full_apply=- restart_named=- restarted=- restart_listed=- full_rollback=-
 trailer() {
 	echo "demo-result: before=$before verify=$verified apply=$applied stop_us=$stop_us" \
 	     "load_requests=$requests load_failed=$failed after=$after status=$status_ok" \
-	     "matrix=$matrix rollback=$rolled restored=$restored"
+	     "matrix=$matrix rollback=$rolled restored=$restored full_apply=$full_apply" \
+	     "restart_named=$restart_named restarted=$restarted restart_listed=$restart_listed" \
+	     "full_rollback=$full_rollback"
 }
 fail() {
 	echo "demo: FAILED: $*"
@@ -154,5 +163,56 @@ restored=$rc
 
 kill -TERM "$pid" && wait "$pid"
 pid=""
+
+# start_old NAME: srv from the staged root's file, signing disabled; sets
+# old_pid and port.
+start_old() {
+	"$root/usr/sbin/srv" --listen 127.0.0.1:0 --config "$work/lanmanserver.conf" \
+		--share "$work/share" --threads 4 2>"$work/$1.log" &
+	old_pid=$!
+	port=""
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/$1.log")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { cat "$work/$1.log"; fail "srv did not start"; }
+}
+old_version=$(for v in $SRV_VERSIONS; do
+	case " $SRV_ELIGIBLE $FIXED_VERSION " in *" $v "*) ;; *) echo "$v" ;; esac
+done | head -n 1)
+root="$work/root"
+mkdir -p "$root/usr/sbin"
+cp "$build/targets/srv/$old_version/srv" "$root/usr/sbin/srv"
+echo "== 9. an older srv $old_version, not eligible for the hotpatch, installed as $root/usr/sbin/srv"
+start_old srv-old
+echo "   pid $old_pid, listening on 127.0.0.1:$port"
+connect required.conf
+echo "== 10. hotpatch apply: the fixed full build replaces the file; the process needs a restart"
+"$hotpatch" apply "$package" --trusted-key "$key" --root "$root" --disk >"$work/full.txt" 2>&1
+full_apply=$?
+sed 's/^/   /' "$work/full.txt"
+[ "$full_apply" -eq 0 ] || fail "apply exited $full_apply"
+grep -q "restart required" "$work/full.txt" && grep -q "pid $old_pid (srv)" "$work/full.txt" &&
+	restart_named=0 || { restart_named=1; fail "the report does not name pid $old_pid"; }
+"$hotpatch" status 2>&1 | grep -A3 "need a restart" | sed 's/^/   /'
+echo "== 11. restart it: the new process runs the fixed build"
+kill -TERM "$old_pid" && wait "$old_pid"
+start_old srv-new
+echo "   pid $old_pid, listening on 127.0.0.1:$port"
+connect required.conf
+restarted=$rc
+[ "$rc" -eq 0 ] || fail "expected a signed session from the restarted server (0), got $rc"
+"$hotpatch" status >"$work/status2.txt" 2>&1
+grep -q "need a restart" "$work/status2.txt" && restart_listed=1 || restart_listed=0
+echo "   hotpatch status lists no process that needs a restart: $([ "$restart_listed" -eq 0 ] && echo yes || echo NO)"
+[ "$restart_listed" -eq 0 ] || fail "status still lists a process to restart"
+kill -TERM "$old_pid" && wait "$old_pid"
+old_pid=""
+echo "== 12. hotpatch rollback --disk: the original file, byte for byte"
+"$hotpatch" rollback KB916846 --disk 2>&1 | sed 's/^/   /'
+full_rollback=${PIPESTATUS[0]}
+[ "$full_rollback" -eq 0 ] && cmp -s "$root/usr/sbin/srv" "$build/targets/srv/$old_version/srv" ||
+	fail "rollback exited $full_rollback or the file differs from the original"
 echo "== srv stopped; every file removed"
 trailer

@@ -81,6 +81,13 @@ static void demo_outcomes(void)
 	CU_ASSERT_STRING_EQUAL(fact(trailer, "matrix"), "0");
 	CU_ASSERT_STRING_EQUAL(fact(trailer, "rollback"), "0");
 	CU_ASSERT_STRING_EQUAL(fact(trailer, "restored"), "11"); /* no communication again */
+	/* The older server: full build installed, the process named for a
+	 * restart, signing once restarted, no longer listed, file restored. */
+	CU_ASSERT_STRING_EQUAL(fact(trailer, "full_apply"), "0");
+	CU_ASSERT_STRING_EQUAL(fact(trailer, "restart_named"), "0");
+	CU_ASSERT_STRING_EQUAL(fact(trailer, "restarted"), "0");
+	CU_ASSERT_STRING_EQUAL(fact(trailer, "restart_listed"), "0");
+	CU_ASSERT_STRING_EQUAL(fact(trailer, "full_rollback"), "0");
 
 	/* Its work directory (state directory included) is gone. */
 	CU_ASSERT_EQUAL(count_entries(tmp), 0);
