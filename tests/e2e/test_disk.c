@@ -462,7 +462,10 @@ static bool one_of(const char *path, const char *a, const char *b)
 	return false;
 }
 
-static void killed_at_every_step(void)
+/* Kill apply and rollback at each step, on the files paths[0..n) of root:
+ * each is always its original or its result, and the next run completes
+ * what the killed one left. */
+static void kill_everywhere(const char *dir, const char *root, const char *const *paths, size_t n)
 {
 	static const char *const apply_steps[] = {
 		"disk-built", "disk-backed-up", "disk-intent", "atomic-created", "atomic-partial",
@@ -472,54 +475,82 @@ static void killed_at_every_step(void)
 		"disk-rb-intent", "atomic-created", "atomic-partial", "atomic-written",
 		"atomic-synced", "atomic-renamed", "atomic-done", "disk-restored",
 	};
-	const char *dir = ts_tmpdir(), *root, *state, *srv, *lib;
-	char srv0[65], lib0[65], srv1[65], lib1[65], sha[65];
-	size_t i;
+	const char *state = ts_join(dir, "state");
+	char orig[4][65], done[4][65], sha[65];
+	size_t i, k;
 	int rc;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-	root = make_root(dir);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
-	state = ts_join(dir, "state");
-	srv = ts_join(root, "usr/sbin/srv");
-	lib = ts_join(root, "usr/lib/libmrxsmb.so");
-	sha_of(srv, srv0);
-	sha_of(lib, lib0);
+	CU_ASSERT_FATAL(n <= 4);
+	for (k = 0; k < n; k++)
+		sha_of(paths[k], orig[k]);
 	CU_ASSERT_EQUAL_FATAL(apply_disk(root, state, NULL, NULL), 0);
-	sha_of(srv, srv1);
-	sha_of(lib, lib1);
+	for (k = 0; k < n; k++) {
+		sha_of(paths[k], done[k]);
+		CU_ASSERT_STRING_NOT_EQUAL(done[k], orig[k]);
+	}
 	CU_ASSERT_EQUAL_FATAL(rollback_disk(state, NULL, NULL), 0);
 
 	for (i = 0; i < (sizeof(apply_steps) / sizeof(apply_steps[0])); i++) {
 		rc = apply_disk(root, state, apply_steps[i], NULL);
 		CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
-		CU_ASSERT(one_of(srv, srv0, srv1));
-		CU_ASSERT(one_of(lib, lib0, lib1));
+		for (k = 0; k < n; k++)
+			CU_ASSERT(one_of(paths[k], orig[k], done[k]));
 		/* The next run completes it, whatever was left. */
 		CU_ASSERT_EQUAL(apply_disk(root, state, NULL, NULL), 0);
-		sha_of(srv, sha);
-		CU_ASSERT_STRING_EQUAL(sha, srv1);
-		sha_of(lib, sha);
-		CU_ASSERT_STRING_EQUAL(sha, lib1);
+		for (k = 0; k < n; k++) {
+			sha_of(paths[k], sha);
+			CU_ASSERT_STRING_EQUAL(sha, done[k]);
+		}
 		/* The journal knows it is applied: rollback finds it. */
 		CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
-		sha_of(srv, sha);
-		CU_ASSERT_STRING_EQUAL(sha, srv0);
-		sha_of(lib, sha);
-		CU_ASSERT_STRING_EQUAL(sha, lib0);
+		for (k = 0; k < n; k++) {
+			sha_of(paths[k], sha);
+			CU_ASSERT_STRING_EQUAL(sha, orig[k]);
+		}
 	}
 	for (i = 0; i < (sizeof(rollback_steps) / sizeof(rollback_steps[0])); i++) {
 		CU_ASSERT_EQUAL(apply_disk(root, state, NULL, NULL), 0);
 		rc = rollback_disk(state, rollback_steps[i], NULL);
 		CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
-		CU_ASSERT(one_of(srv, srv0, srv1));
-		CU_ASSERT(one_of(lib, lib0, lib1));
+		for (k = 0; k < n; k++)
+			CU_ASSERT(one_of(paths[k], orig[k], done[k]));
 		CU_ASSERT_EQUAL(rollback_disk(state, NULL, NULL), 0);
-		sha_of(srv, sha);
-		CU_ASSERT_STRING_EQUAL(sha, srv0);
-		sha_of(lib, sha);
-		CU_ASSERT_STRING_EQUAL(sha, lib0);
+		for (k = 0; k < n; k++) {
+			sha_of(paths[k], sha);
+			CU_ASSERT_STRING_EQUAL(sha, orig[k]);
+		}
 	}
+}
+
+static void killed_at_every_step(void)
+{
+	const char *dir = ts_tmpdir(), *root, *paths[3];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = make_root(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	paths[0] = ts_join(root, "usr/lib/libmrxsmb.so");
+	paths[1] = ts_join(root, "usr/local/sbin/srv");
+	paths[2] = ts_join(root, "usr/sbin/srv");
+	kill_everywhere(dir, root, paths, 3);
+}
+
+/* The same with only a file a full build replaces, so that every fault
+ * point is reached on the full build's path. */
+static void full_build_killed_at_every_step(void)
+{
+	const char *dir = ts_tmpdir(), *root, *path;
+	char *out;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	root = ts_join(dir, "root");
+	path = ts_join(root, "usr/sbin/srv");
+	out = ts_run_cmd("mkdir -p '%s/usr/sbin' && cp '%s' '%s'", &rc, root,
+			 ts_build_path("targets/srv/%s/srv", SRV_OLD), path);
+	free(out);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	kill_everywhere(dir, root, &path, 1);
 }
 
 /* ---- full and read-only file systems ------------------------------------ */
@@ -658,6 +689,8 @@ void test_register(void)
 		{ "status names processes started from the patched file", status_names_processes_started_patched },
 		{ "cold-patched srv and smbcli under valgrind", patched_runs_clean_under_valgrind },
 		{ "killed at every step of apply and rollback: original or patched", killed_at_every_step },
+		{ "full build killed at every step of apply and rollback: original or replaced",
+		  full_build_killed_at_every_step },
 		{ "full disk: clear error, nothing lost", full_disk_loses_nothing },
 		{ "read-only file system: clear error, nothing lost", read_only_file_system_loses_nothing },
 		{ NULL, NULL },
