@@ -80,18 +80,25 @@ printf 'EnableSecuritySignature = 0\nRequireSecuritySignature = 0\n' >"$work/lan
 printf 'EnableSecuritySignature = 1\nRequireSecuritySignature = 1\n' >"$work/required.conf"
 printf 'EnableSecuritySignature = 1\nRequireSecuritySignature = 0\n' >"$work/enabled.conf"
 
+# start_srv BINARY NAME THREADS: srv with signing disabled; sets started
+# (its pid) and port.
+start_srv() {
+	"$1" --listen 127.0.0.1:0 --config "$work/lanmanserver.conf" --share "$work/share" \
+		--threads "$3" 2>"$work/$2.log" &
+	started=$!
+	port=""
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/$2.log")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { cat "$work/$2.log"; fail "srv did not start"; }
+	echo "   pid $started, listening on 127.0.0.1:$port"
+}
+
 echo "== 1. srv $SRV_DEFAULT (eligible for KB916846), signing disabled"
-"$srv" --listen 127.0.0.1:0 --config "$work/lanmanserver.conf" --share "$work/share" \
-	--threads 16 2>"$work/srv.log" &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/srv.log")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { cat "$work/srv.log"; fail "srv did not start"; }
-echo "   pid $pid, listening on 127.0.0.1:$port"
+start_srv "$srv" srv 16
+pid=$started
 
 echo "== 2. a client that requires signing (smbcli $FIXED_VERSION, RequireSecuritySignature = 1)"
 connect required.conf
@@ -164,20 +171,6 @@ restored=$rc
 kill -TERM "$pid" && wait "$pid"
 pid=""
 
-# start_old NAME: srv from the staged root's file, signing disabled; sets
-# old_pid and port.
-start_old() {
-	"$root/usr/sbin/srv" --listen 127.0.0.1:0 --config "$work/lanmanserver.conf" \
-		--share "$work/share" --threads 4 2>"$work/$1.log" &
-	old_pid=$!
-	port=""
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/$1.log")
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
-	[ -n "$port" ] || { cat "$work/$1.log"; fail "srv did not start"; }
-}
 old_version=$(for v in $SRV_VERSIONS; do
 	case " $SRV_ELIGIBLE $FIXED_VERSION " in *" $v "*) ;; *) echo "$v" ;; esac
 done | head -n 1)
@@ -185,8 +178,8 @@ root="$work/root"
 mkdir -p "$root/usr/sbin"
 cp "$build/targets/srv/$old_version/srv" "$root/usr/sbin/srv"
 echo "== 9. an older srv $old_version, not eligible for the hotpatch, installed as $root/usr/sbin/srv"
-start_old srv-old
-echo "   pid $old_pid, listening on 127.0.0.1:$port"
+start_srv "$root/usr/sbin/srv" srv-old 4
+old_pid=$started
 connect required.conf
 echo "== 10. hotpatch apply: the fixed full build replaces the file; the process needs a restart"
 "$hotpatch" apply "$package" --trusted-key "$key" --root "$root" --disk >"$work/full.txt" 2>&1
@@ -198,8 +191,8 @@ grep -q "restart required" "$work/full.txt" && grep -q "pid $old_pid (srv)" "$wo
 "$hotpatch" status 2>&1 | grep -A3 "need a restart" | sed 's/^/   /'
 echo "== 11. restart it: the new process runs the fixed build"
 kill -TERM "$old_pid" && wait "$old_pid"
-start_old srv-new
-echo "   pid $old_pid, listening on 127.0.0.1:$port"
+start_srv "$root/usr/sbin/srv" srv-new 4
+old_pid=$started
 connect required.conf
 restarted=$rc
 [ "$rc" -eq 0 ] || fail "expected a signed session from the restarted server (0), got $rc"

@@ -164,6 +164,20 @@ out:
 	return err;
 }
 
+/* The container of full build b, opened inside the package directory, or
+ * a negative error after a message. */
+static int open_build(const struct hp_package *pkg, int dirfd, const struct hp_manifest_build *b)
+{
+	int fd = open_beneath(dirfd, pkg->dir, b->file);
+
+	if (fd >= 0)
+		return fd;
+	pr_warn("package: %s: full build '%s': %s", pkg->manifest_path, b->file,
+		fd == -EXDEV || fd == -ELOOP ? "resolves outside the package directory" :
+		strerror(-fd));
+	return fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
+}
+
 /* Format 2: a full fixed build's container is checked at open like a
  * payload's (inside the directory, size and SHA-256), but hashed from the
  * file rather than read whole: it may be large, and only apply needs its
@@ -174,13 +188,9 @@ static int check_build(const struct hp_package *pkg, int dirfd, const struct hp_
 	struct stat st;
 	int fd, err;
 
-	fd = open_beneath(dirfd, pkg->dir, b->file);
-	if (fd < 0) {
-		pr_warn("package: %s: full build '%s': %s", pkg->manifest_path, b->file,
-			fd == -EXDEV || fd == -ELOOP ? "resolves outside the package directory" :
-			strerror(-fd));
-		return fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
-	}
+	fd = open_build(pkg, dirfd, b);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != b->file_size) {
 		err = -HP_E_MISMATCH;
 		pr_warn("package: %s/%s: not a regular file of %llu bytes, as the manifest says",
@@ -219,11 +229,9 @@ int hp_package__read_build(const struct hp_package *pkg, const struct hp_manifes
 		pr_warn("package: %s: %s", pkg->dir, strerror(errno));
 		goto out;
 	}
-	fd = open_beneath(dirfd, pkg->dir, b->file);
+	fd = open_build(pkg, dirfd, b);
 	if (fd < 0) {
-		err = fd == -EXDEV || fd == -ELOOP ? -HP_E_FORMAT : fd;
-		pr_warn("package: %s: %s", path, fd == -EXDEV || fd == -ELOOP ?
-			"resolves outside the package directory" : strerror(-fd));
+		err = fd;
 		goto out;
 	}
 	/* The bytes hashed are the bytes unpacked. */

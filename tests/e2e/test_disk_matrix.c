@@ -11,24 +11,7 @@
 
 static void disk_matrix_equals_article(void)
 {
-	char script[2048], table[2048], *out = NULL, *err = NULL, *want;
-	char *argv[] = { script, "--build", (char *)ts_build_dir(), "--patch", "disk", "--expect",
-			 table, NULL };
-	int rc;
-
-	snprintf(script, sizeof(script), "%s/tests/matrix/run-matrix.sh", ts_src_dir());
-	snprintf(table, sizeof(table), "%s/targets/kb916846-matrix.tsv", ts_src_dir());
-	want = ts_read_file(table, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	rc = ts_run(argv, NULL, &out, &err);
-	if (rc != 0)
-		fprintf(stderr, "run-matrix.sh --patch disk exited %d:\n%s\n", rc, err ? err : "");
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT_STRING_EQUAL(out, want);
-	free(out);
-	free(err);
-	free(want);
+	ts_matrix_equals_article("disk");
 }
 
 void test_register(void)

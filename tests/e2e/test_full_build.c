@@ -321,24 +321,7 @@ static void eligible_and_not_eligible(void)
 
 static void matrix_replace_equals_article(void)
 {
-	char script_path[2048], table[2048], *out = NULL, *err = NULL, *want;
-	char *argv[] = { script_path, "--build", (char *)ts_build_dir(), "--patch", "replace",
-			 "--expect", table, NULL };
-	int rc;
-
-	snprintf(script_path, sizeof(script_path), "%s/tests/matrix/run-matrix.sh", ts_src_dir());
-	snprintf(table, sizeof(table), "%s/targets/kb916846-matrix.tsv", ts_src_dir());
-	want = ts_read_file(table, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	rc = ts_run(argv, NULL, &out, &err);
-	if (rc != 0)
-		fprintf(stderr, "run-matrix.sh --patch replace exited %d:\n%s\n", rc, err ? err : "");
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT_STRING_EQUAL(out, want);
-	free(out);
-	free(err);
-	free(want);
+	ts_matrix_equals_article("replace");
 }
 
 void test_register(void)

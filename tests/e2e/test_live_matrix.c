@@ -20,24 +20,7 @@
 
 static void matrix_live_equals_article(void)
 {
-	char script[2048], table[2048], *out = NULL, *err = NULL, *want;
-	char *argv[] = { script, "--build", (char *)ts_build_dir(), "--patch", "live",
-			 "--expect", table, NULL };
-	int rc;
-
-	snprintf(script, sizeof(script), "%s/tests/matrix/run-matrix.sh", ts_src_dir());
-	snprintf(table, sizeof(table), "%s/targets/kb916846-matrix.tsv", ts_src_dir());
-	want = ts_read_file(table, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	rc = ts_run(argv, NULL, &out, &err);
-	if (rc != 0)
-		fprintf(stderr, "run-matrix.sh --patch live exited %d:\n%s\n", rc, err ? err : "");
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT_STRING_EQUAL(out, want);
-	free(out);
-	free(err);
-	free(want);
+	ts_matrix_equals_article("live");
 }
 
 /* smbcli connect --stdin, patched between two lines. The server requires

@@ -10,38 +10,9 @@
 
 #include "support.h"
 
-static int run_matrix(const char *patch, const char *expect, char **out, char **err)
-{
-	char script[2048];
-	char *argv[] = { script, "--build", (char *)ts_build_dir(), "--patch", (char *)patch,
-			 "--expect", (char *)expect, NULL };
-
-	snprintf(script, sizeof(script), "%s/tests/matrix/run-matrix.sh", ts_src_dir());
-	return ts_run(argv, NULL, out, err);
-}
-
-static const char *table_path(void)
-{
-	static char path[2048];
-
-	snprintf(path, sizeof(path), "%s/targets/kb916846-matrix.tsv", ts_src_dir());
-	return path;
-}
-
 static void matrix_equals_article(void)
 {
-	char *out = NULL, *err = NULL, *want = ts_read_file(table_path(), NULL);
-	int rc = run_matrix("full", table_path(), &out, &err);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	if (rc != 0)
-		fprintf(stderr, "run-matrix.sh exited %d:\n%s\n", rc, err ? err : "");
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT_STRING_EQUAL(out, want);
-	free(out);
-	free(err);
-	free(want);
+	ts_matrix_equals_article("full");
 }
 
 /* Flip one cell of the table and the runner must fail, naming it. */
@@ -49,7 +20,7 @@ static void wrong_cell_fails(void)
 {
 	static const char row[] = "unpatched\tdisabled\tpatched\trequired\t";
 	const char *dir = ts_tmpdir();
-	char path[1024], *table = ts_read_file(table_path(), NULL), *wrong = NULL, *cell;
+	char path[1024], *table = ts_read_file(ts_matrix_table(), NULL), *wrong = NULL, *cell;
 	char *out = NULL, *err = NULL;
 	int rc;
 
@@ -63,7 +34,7 @@ static void wrong_cell_fails(void)
 	CU_ASSERT_FATAL(asprintf(&wrong, "%.*ssigned\n%s", (int)(cell - table), table, cell + 17) > 0);
 	snprintf(path, sizeof(path), "%s/wrong.tsv", dir);
 	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, wrong, strlen(wrong)), 0);
-	rc = run_matrix("full", path, &out, &err);
+	rc = ts_matrix_run("full", path, &out, &err);
 	CU_ASSERT_EQUAL(rc, 1);
 	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "cell client unpatched/disabled, server patched/required: expected signed, got no-communication"));
 	/* The printed table is still what really happened. */
@@ -85,12 +56,12 @@ static void bad_table_and_patch_modes(void)
 
 	snprintf(path, sizeof(path), "%s/short.tsv", dir);
 	ts_write_file(path, short_table, sizeof(short_table) - 1);
-	rc = run_matrix("full", path, &out, &err);
+	rc = ts_matrix_run("full", path, &out, &err);
 	CU_ASSERT_EQUAL(rc, 2);
 	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "1 cells, expected 36"));
 	free(out);
 	free(err);
-	rc = run_matrix("bogus", table_path(), &out, &err);
+	rc = ts_matrix_run("bogus", ts_matrix_table(), &out, &err);
 	CU_ASSERT_EQUAL(rc, 2);
 	free(out);
 	free(err);

@@ -119,22 +119,29 @@ patched_connect_live() {
 # disk: copies of the eligible builds cold-patched once (hotpatch apply
 # --disk --root), then every patched server and client is a new process
 # started from the patched files.
-disk_root=""
-prepare_disk() {
+# stage_and_apply ROOT SRV LIB CLI: copies of the three files installed in
+# ROOT (srv in usr/sbin, the library in usr/lib, smbcli in usr/bin, which
+# finds the library through its $ORIGIN/../lib runpath), then hotpatch
+# apply --disk --root ROOT: both components must change.
+stage_and_apply() {
 	local out
-	disk_root="$work/root"
-	mkdir -p "$disk_root/usr/sbin" "$disk_root/usr/lib" "$disk_root/usr/bin" &&
-		cp "$unpatched_srv" "$disk_root/usr/sbin/srv" &&
-		cp "$build/targets/mrxsmb/$MRXSMB_DEFAULT/libmrxsmb.so" "$disk_root/usr/lib/" &&
-		cp "$unpatched_cli" "$disk_root/usr/bin/smbcli" || return 1
-	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$disk_root" \
-		--state-dir "$work/state" 2>&1)
+	mkdir -p "$1/usr/sbin" "$1/usr/lib" "$1/usr/bin" &&
+		cp "$2" "$1/usr/sbin/srv" && cp "$3" "$1/usr/lib/" && cp "$4" "$1/usr/bin/smbcli" ||
+		return 1
+	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$1" \
+		--state-dir "$work/state-${1##*/}" 2>&1)
 	case "$?:$out" in
 	0:*"2 files changed"*) return 0 ;;
 	esac
-	echo "matrix: hotpatch apply --disk --root $disk_root failed:" >&2
+	echo "matrix: hotpatch apply --disk --root $1 failed:" >&2
 	echo "$out" >&2
 	return 1
+}
+disk_root=""
+prepare_disk() {
+	disk_root="$work/root"
+	stage_and_apply "$disk_root" "$unpatched_srv" \
+		"$build/targets/mrxsmb/$MRXSMB_DEFAULT/libmrxsmb.so" "$unpatched_cli"
 }
 start_patched_server_disk() {
 	start_server "$disk_root/usr/sbin/srv" "$1" "$2"
@@ -150,26 +157,16 @@ patched_connect_disk() {
 # from the replaced files, as the restart the report asks for would.
 replace_root=""
 prepare_replace() {
-	local out srv_old lib_old
+	local srv_old lib_old
 	srv_old=$(ls -d "$build"/targets/srv/*/ | sed 's|.*/srv/||; s|/$||' |
 		grep -vxF -e "$FIXED_VERSION" $(printf -- '-e %s ' $SRV_ELIGIBLE) | head -n 1)
 	lib_old=$(ls -d "$build"/targets/mrxsmb/*/ | sed 's|.*/mrxsmb/||; s|/$||' |
 		grep -vxF -e "$FIXED_VERSION" $(printf -- '-e %s ' $MRXSMB_ELIGIBLE) | head -n 1)
 	[ -n "$srv_old" ] && [ -n "$lib_old" ] ||
 		{ echo "matrix: no build that is not eligible for the hotpatch" >&2; return 1; }
-	replace_root="$work/root"
-	mkdir -p "$replace_root/usr/sbin" "$replace_root/usr/lib" "$replace_root/usr/bin" &&
-		cp "$build/targets/srv/$srv_old/srv" "$replace_root/usr/sbin/srv" &&
-		cp "$build/targets/mrxsmb/$lib_old/libmrxsmb.so" "$replace_root/usr/lib/" &&
-		cp "$build/targets/mrxsmb/$lib_old/smbcli" "$replace_root/usr/bin/smbcli" || return 1
-	out=$("$hotpatch" apply "$package" --trusted-key "$vendor_key" --disk --root "$replace_root" \
-		--state-dir "$work/state" 2>&1)
-	case "$?:$out" in
-	0:*"2 files changed"*) return 0 ;;
-	esac
-	echo "matrix: hotpatch apply --disk --root $replace_root failed:" >&2
-	echo "$out" >&2
-	return 1
+	replace_root="$work/replace-root"
+	stage_and_apply "$replace_root" "$build/targets/srv/$srv_old/srv" \
+		"$build/targets/mrxsmb/$lib_old/libmrxsmb.so" "$build/targets/mrxsmb/$lib_old/smbcli"
 }
 start_patched_server_replace() {
 	start_server "$replace_root/usr/sbin/srv" "$1" "$2"

@@ -101,4 +101,12 @@ bool ts_target_process(pid_t pid, const char *name);
 /* Remove temporary directories and free paths. Called by the harness. */
 void ts_cleanup(void);
 
+/* The matrix runner (tests/matrix/run-matrix.sh): the article's table,
+ * one run with the patched side obtained by patch (full, live, disk,
+ * replace) against expect (status as ts_run), and the assertion that such
+ * a run prints exactly the article's table and exits 0. */
+const char *ts_matrix_table(void);
+int ts_matrix_run(const char *patch, const char *expect, char **out, char **err);
+void ts_matrix_equals_article(const char *patch);
+
 #endif
