@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "internal.h"
 #include "live.h"
@@ -457,94 +456,101 @@ static bool live_patched(const struct hp_status *s, pid_t pid, const char *pkg)
 	return false;
 }
 
-/* Processes mapping a file patched on disk whose mapping is not the file
- * now at that path: they run the old code until restarted. */
-static int stale_processes(struct hp_status *s, const struct scan *sc)
+/* Run the restart scanner (how) over the files of the disk targets want()
+ * accepts, and hand add() each process found with each target whose file
+ * it maps: status judges "needs a restart" and "started from the patched
+ * file" exactly as apply's restart report does. */
+static int scan_disk_targets(struct hp_status *s, enum hp_restart_match how,
+			     bool (*want)(const struct hp_status_target *),
+			     int (*add)(struct hp_status *, const struct hp_status_target *,
+					const struct hp_restart_proc *))
 {
-	size_t i, p, k;
+	struct hp_restart_list *l = NULL;
+	const char **paths = NULL;
+	size_t i, n = 0, p;
+	int err = 0;
 
-	for (i = 0; i < s->nr_targets; i++) {
-		const struct hp_status_target *t = &s->targets[i];
-		struct stat sb;
+	paths = calloc(s->nr_targets ? s->nr_targets : 1, sizeof(*paths));
+	if (!paths)
+		return -ENOMEM;
+	for (i = 0; i < s->nr_targets; i++)
+		if (s->targets[i].kind == HP_JOURNAL_DISK && s->targets[i].path[0] == '/' &&
+		    !access(s->targets[i].path, F_OK) && want(&s->targets[i]))
+			paths[n++] = s->targets[i].path;
+	if (n)
+		err = hp_restart__scan(paths, n, how, NULL, 0, &l);
+	for (p = 0; !err && l && p < l->n; p++)
+		for (i = 0; !err && i < s->nr_targets; i++)
+			if (s->targets[i].kind == HP_JOURNAL_DISK && want(&s->targets[i]) &&
+			    !strcmp(s->targets[i].path, l->procs[p].path))
+				err = add(s, &s->targets[i], &l->procs[p]);
+	hp_restart__free(l);
+	free(paths);
+	return err;
+}
 
-		if (t->kind != HP_JOURNAL_DISK || stat(t->path, &sb))
-			continue;
-		for (p = 0; p < sc->n; p++) {
-			const struct procmaps *pm = &sc->procs[p].pm;
-			struct hp_status_stale *x;
+static bool any_disk_target(const struct hp_status_target *t)
+{
+	(void)t;
+	return true;
+}
 
-			for (k = 0; k < pm->n; k++) {
-				const struct procmap *m = &pm->maps[k];
+/* A process mapping a file patched on disk whose mapping is not the file
+ * now at that path runs the old code until restarted, unless it was
+ * patched live meanwhile. */
+static int add_stale(struct hp_status *s, const struct hp_status_target *t,
+		     const struct hp_restart_proc *rp)
+{
+	struct hp_status_stale *x;
 
-				if (!m->inode || strcmp(m->path, t->path))
-					continue;
-				if (m->inode != sb.st_ino ||
-				    makedev(m->dev_major, m->dev_minor) != sb.st_dev)
-					break;
-			}
-			/* Patched live meanwhile: it runs the fixed code already. */
-			if (k == pm->n || live_patched(s, sc->procs[p].pid, t->package))
-				continue;
-			x = realloc(s->stale, (s->nr_stale + 1) * sizeof(*x));
-			if (!x)
-				return -ENOMEM;
-			s->stale = x;
-			x = &s->stale[s->nr_stale++];
-			x->pid = sc->procs[p].pid;
-			x->comm = procmaps_comm(x->pid);
-			x->path = strdup(t->path);
-			x->package = strdup(t->package);
-			x->full_build = t->full_build ? strdup(t->full_build) : NULL;
-			if (!x->path || !x->package || (t->full_build && !x->full_build))
-				return -ENOMEM;
-		}
-	}
+	if (live_patched(s, rp->pid, t->package))
+		return 0;
+	x = realloc(s->stale, (s->nr_stale + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	s->stale = x;
+	x = &s->stale[s->nr_stale++];
+	memset(x, 0, sizeof(*x));
+	x->pid = rp->pid;
+	x->comm = rp->comm ? strdup(rp->comm) : NULL;
+	x->path = strdup(t->path);
+	x->package = strdup(t->package);
+	x->full_build = t->full_build ? strdup(t->full_build) : NULL;
+	if (!x->path || !x->package || (t->full_build && !x->full_build))
+		return -ENOMEM;
 	return 0;
 }
 
-/* Processes started from a file patched on disk: they map the very inode
- * now at the path, and that file is still the patched result (no
- * file-changed problem: it hashes to the journal's new_sha256). Their code
- * came patched from the file, so they carry no in-process record and no
- * live target names them. A file replaced by a fixed full build is not a
- * patched file: processes started from it simply run that version. */
-static int started_processes(struct hp_status *s, const struct scan *sc)
+/* Processes started from a file patched on disk map the very file now at
+ * the path, still the patched result (no file-changed problem: it hashes
+ * to the journal's new_sha256). Their code came patched from the file, so
+ * they carry no in-process record and no live target names them. A file
+ * replaced by a fixed full build is not a patched file: processes started
+ * from it simply run that version. */
+static bool cold_patched_file(const struct hp_status_target *t)
 {
-	size_t i, p, k;
+	return !t->full_build && !(t->problems & HP_STATUS_FILE_CHANGED);
+}
 
-	for (i = 0; i < s->nr_targets; i++) {
-		const struct hp_status_target *t = &s->targets[i];
-		struct stat sb;
+static int add_started(struct hp_status *s, const struct hp_status_target *t,
+		       const struct hp_restart_proc *rp)
+{
+	struct hp_status_started *x;
 
-		if (t->kind != HP_JOURNAL_DISK || t->full_build ||
-		    (t->problems & HP_STATUS_FILE_CHANGED) || stat(t->path, &sb))
-			continue;
-		for (p = 0; p < sc->n; p++) {
-			const struct procmaps *pm = &sc->procs[p].pm;
-			struct hp_status_started *x;
-
-			for (k = 0; k < pm->n; k++) {
-				const struct procmap *m = &pm->maps[k];
-
-				if (m->inode && !strcmp(m->path, t->path) && m->inode == sb.st_ino &&
-				    makedev(m->dev_major, m->dev_minor) == sb.st_dev)
-					break;
-			}
-			if (k == pm->n || have_live_target(s, sc->procs[p].pid, t->package))
-				continue;
-			x = realloc(s->started, (s->nr_started + 1) * sizeof(*x));
-			if (!x)
-				return -ENOMEM;
-			s->started = x;
-			x = &s->started[s->nr_started++];
-			x->pid = sc->procs[p].pid;
-			x->comm = procmaps_comm(x->pid);
-			x->path = strdup(t->path);
-			x->package = strdup(t->package);
-			if (!x->path || !x->package)
-				return -ENOMEM;
-		}
-	}
+	if (have_live_target(s, rp->pid, t->package))
+		return 0;
+	x = realloc(s->started, (s->nr_started + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	s->started = x;
+	x = &s->started[s->nr_started++];
+	memset(x, 0, sizeof(*x));
+	x->pid = rp->pid;
+	x->comm = rp->comm ? strdup(rp->comm) : NULL;
+	x->path = strdup(t->path);
+	x->package = strdup(t->package);
+	if (!x->path || !x->package)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -596,10 +602,10 @@ int hp_status__read(const char *dir, struct hp_status **out)
 	err = orphan_records(s, &sc);
 	if (err)
 		goto out;
-	err = stale_processes(s, &sc);
+	err = scan_disk_targets(s, HP_RESTART_OLD_COPY, any_disk_target, add_stale);
 	if (err)
 		goto out;
-	err = started_processes(s, &sc);
+	err = scan_disk_targets(s, HP_RESTART_CURRENT, cold_patched_file, add_started);
 	if (err)
 		goto out;
 	s->nr_problems = s->nr_unfinished;
