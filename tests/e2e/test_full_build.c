@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "hotpatch.h"
 #include "support.h"
 
 #define SRV_ELIGIBLE "5.2.3790.2691"
@@ -319,6 +320,37 @@ static void eligible_and_not_eligible(void)
 	free(err);
 }
 
+/* A file of a replaced version whose bytes are not the build the vendor
+ * named (a local change): refused, exit 5, the file and the state
+ * directory as they were. */
+static void modified_file_refused(void)
+{
+	const char *dir = ts_tmpdir();
+	char sha0[65], sha1[65], *out;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	out = ts_run_cmd("mkdir -p '%s/root/usr/sbin' && cp '%s' '%s/root/usr/sbin/srv' && "
+			 "printf 'local change' >>'%s/root/usr/sbin/srv'", &rc, dir,
+			 ts_build_path("targets/srv/" SRV_OLD "/srv"), dir, dir);
+	free(out);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL_FATAL(hp_sha256_file(ts_join(dir, "root/usr/sbin/srv"), sha0), 0);
+	out = ts_run_cmd("'%s' apply '%s' --trusted-key '%s' --disk --root '%s/root' --state-dir '%s/state' 2>&1",
+			 &rc, ts_build_path("bin/hotpatch"),
+			 ts_build_path("packages/KB916846/manifest.json"),
+			 ts_build_path("keys/vendor.pub"), dir, dir);
+	CU_ASSERT_EQUAL(rc, 5);
+	CU_ASSERT(out && strstr(out, "/root/usr/sbin/srv: failed: version " SRV_OLD " with SHA-256 ") &&
+		  strstr(out, "replaces only the one with SHA-256"));
+	free(out);
+	CU_ASSERT_EQUAL(hp_sha256_file(ts_join(dir, "root/usr/sbin/srv"), sha1), 0);
+	CU_ASSERT_STRING_EQUAL(sha1, sha0);
+	out = ts_run_cmd("ls '%s/state/backups' | wc -l", &rc, dir);
+	CU_ASSERT(out && atoi(out) == 0);
+	free(out);
+}
+
 static void matrix_replace_equals_article(void)
 {
 	ts_matrix_equals_article("replace");
@@ -329,6 +361,8 @@ void test_register(void)
 	static const struct ts_test tests[] = {
 		{ "eligible and not-eligible srv: hotpatch, full build, restart report, rollback, --hotpatch-only",
 		  eligible_and_not_eligible },
+		{ "a locally modified file of a replaced version: refused, unchanged",
+		  modified_file_refused },
 		{ "36 cells with full builds installed over not-eligible builds equal the article",
 		  matrix_replace_equals_article },
 		{ NULL, NULL },
