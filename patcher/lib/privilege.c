@@ -6,7 +6,8 @@
  * when a process is refused the module looks, in the order the kernel
  * decides, at what this run lacks: a Yama policy that forbids every attach,
  * a user namespace of our own (no privilege outside it), a user that is not
- * root and not the process' owner, a missing CAP_SYS_PTRACE. Everything read
+ * root and not the process' owner, a missing CAP_SYS_PTRACE (and the Yama
+ * scope that made it needed). Everything read
  * here is readable without any privilege (our own /proc/self, the target's
  * /proc/PID/status, the Yama sysctl), so the explanation itself cannot fail
  * for the same reason.
@@ -121,6 +122,14 @@ void privilege_why(pid_t pid, char *buf, size_t size)
 	} else if (geteuid() != 0 && owner >= 0 && owner != (long)geteuid()) {
 		snprintf(buf, size, "it runs as uid %ld and hotpatch as uid %u, not root", owner,
 			 (unsigned int)geteuid());
+	} else if (!have_sys_ptrace() && scope == 2) {
+		snprintf(buf, size, "Yama ptrace_scope is 2 (%s): only a process with "
+			 "CAP_SYS_PTRACE may trace, and hotpatch runs without it",
+			 PRIVILEGE_YAMA_SYSCTL);
+	} else if (!have_sys_ptrace() && scope == 1) {
+		snprintf(buf, size, "Yama ptrace_scope is 1 (%s): without CAP_SYS_PTRACE only "
+			 "descendants may be traced, and hotpatch runs without it",
+			 PRIVILEGE_YAMA_SYSCTL);
 	} else if (!have_sys_ptrace()) {
 		snprintf(buf, size, "hotpatch runs without CAP_SYS_PTRACE (dropped from its "
 			 "capabilities)");
