@@ -490,6 +490,9 @@ static int search_root(struct run *r, const char *root)
 	int err = 0;
 
 	if (!realpath(root, realroot)) {
+		/* No root, no files below it: as a root without the paths. */
+		if (errno == ENOENT)
+			return 0;
 		err = -errno;
 		pr_warn("verify: %s: cannot search below it: %s", root, strerror(errno));
 		return err;

@@ -242,7 +242,7 @@ static int swapped_under_run(const char *step, const char *swap, char **out, cha
  * directory: refused (the path no longer resolves to itself), exit 5,
  * nothing outside written. After srv was read and hashed, the file is
  * replaced by a link, or by another file with the same bytes: the replace
- * refuses to write (not the file that was hashed). */
+ * refuses to write (not the file that was hashed), exit 5. */
 static void target_swapped_during_run(void)
 {
 	static const struct {
@@ -255,8 +255,8 @@ static void target_swapped_during_run(void)
 		  "a symbolic link put in its path" },
 		{ "disk-checked", "mv $r/usr/sbin $r/usr/sbin.old; ln -s $o $r/usr/sbin", 5,
 		  "a symbolic link put in its path" },
-		{ "disk-backed-up", "rm $r/usr/sbin/srv; ln -s $o/srv $r/usr/sbin/srv", 1,
-		  "is a symbolic link" },
+		{ "disk-backed-up", "rm $r/usr/sbin/srv; ln -s $o/srv $r/usr/sbin/srv", 5,
+		  "is now a symbolic link, no longer the file that was read" },
 		{ "disk-backed-up", "cp $o/srv $r/usr/sbin/srv.new; mv $r/usr/sbin/srv.new $r/usr/sbin/srv",
 		  5, "no longer the file that was read" },
 	};
