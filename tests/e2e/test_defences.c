@@ -270,7 +270,7 @@ static void target_swapped_during_run(void)
 		rc = swapped_under_run(cases[i].step, cases[i].swap, &out, before, after);
 		CU_ASSERT_EQUAL(rc, cases[i].rc);
 		CU_ASSERT(has(out, cases[i].says));
-		CU_ASSERT(has(out, "0 files patched"));
+		CU_ASSERT(has(out, "0 files changed"));
 		CU_ASSERT_STRING_EQUAL(after, before);
 		free(out);
 	}
@@ -458,7 +458,7 @@ static void two_runs(void)
 	CU_ASSERT_STRING_EQUAL(sha, orig);
 	CU_ASSERT_EQUAL(resume(a), 0);
 	out = ts_read_file(ts_join(dir, "a.log"), NULL);
-	CU_ASSERT(has(out, "1 files patched"));
+	CU_ASSERT(has(out, "1 files changed"));
 	free(out);
 	sha_of(srv, first);
 	CU_ASSERT_STRING_NOT_EQUAL(first, orig);
@@ -487,7 +487,7 @@ static void two_runs(void)
 	{
 		char *la = ts_read_file(ts_join(dir, "a.log"), NULL);
 		char *lb = ts_read_file(ts_join(dir, "b.log"), NULL);
-		int patched = (la && strstr(la, "1 files patched")) + (lb && strstr(lb, "1 files patched"));
+		int patched = (la && strstr(la, "1 files changed")) + (lb && strstr(lb, "1 files changed"));
 
 		fprintf(stderr, "run a (%d):\n%srun b (%d):\n%s", rc, la ? la : "", rc_b, lb ? lb : "");
 		CU_ASSERT_EQUAL(patched, 1);
