@@ -7,7 +7,9 @@
 # packages are there.
 #
 #   make            build everything
-#   make check      build and run every test (SANITIZE=address,undefined works)
+#   make check      build and run every test, then all of them again built
+#                   with CHECK_SANITIZE (address,undefined) in $(O)/san;
+#                   CHECK_SANITIZE= runs them once, SANITIZE=... once sanitized
 #   make demo       the KB916846 story, end to end
 #   make matrix     the 36 cells of the interoperability matrix, as TSV
 #   make package    the signed KB916846 package in build/packages/

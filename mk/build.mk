@@ -109,7 +109,27 @@ $(foreach s,$(TEST_SRCS),$(eval $(call test_rule,$(s))))
 
 all: $(ALL_TARGETS)
 
-check: all $(TEST_BINS) $(CHECK_DEPS)
+# `make check` runs the suite twice: once as built, then once more with
+# every C file of the tree (library, CLI, targets, tests) built again under
+# CHECK_SANITIZE in $(O)/san, so CI catches what only ASan or UBSan sees.
+# The last line adds both runs up and names each. CHECK_SANITIZE= skips the
+# second run; `make check SANITIZE=...` runs the suite once, sanitized.
+# check-tests is one run of the suite in $(O).
+CHECK_SANITIZE ?= address,undefined
+.PHONY: check-tests
+check-tests: all $(TEST_BINS) $(CHECK_DEPS)
 	$(Q)tests/run-tests.sh $(O) $(TEST_BINS) $(CHECK_RUNS)
+
+ifneq ($(SANITIZE)$(if $(CHECK_SANITIZE),,none),)
+check: check-tests
+else
+check: all $(TEST_BINS) $(CHECK_DEPS)
+	$(Q)rm -f $(O)/tests/summary $(O)/san/tests/summary; \
+	rc=0; tests/run-tests.sh $(O) $(TEST_BINS) $(CHECK_RUNS) || rc=1; \
+	echo "== the suite again, built with SANITIZE=$(CHECK_SANITIZE) in $(O)/san"; \
+	$(MAKE) -f mk/build.mk O=$(O)/san SANITIZE=$(CHECK_SANITIZE) check-tests || rc=1; \
+	tests/run-tests.sh --sum "plain" $(O) "SANITIZE=$(CHECK_SANITIZE)" $(O)/san; \
+	exit $$rc
+endif
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -5,7 +5,9 @@
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libelf-dev libcapstone-dev zlib1g-dev libsodium-dev libjansson-dev libcunit1-dev"
-check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3 man-db groff-base"
+# util-linux: setpriv and unshare, for the tests that run hotpatch without
+# privilege (tests/e2e/test_defences.c).
+check_pkgs="elfutils minisign valgrind procps bsdiff xdelta3 man-db groff-base util-linux"
 demo_pkgs="procps bsdextrautils"
 # libFuzzer targets (tests/fuzz/): clang and its fuzzer/sanitizer runtimes;
 # check runs each target for a few seconds.

@@ -6,8 +6,31 @@
 # runs the targets' suites again on cold-patched components this way). The
 # last line is the total, "check: N passed, M failed"; the exit status is 0
 # only if every test passed and no program crashed.
+# Each run also leaves its totals in BUILD_DIR/tests/summary; --sum adds up
+# the summaries of several runs on one last line, naming each (make check:
+# the plain build and the sanitized one).
 # Usage: tests/run-tests.sh BUILD_DIR TEST_PROGRAM... [--as LABEL VAR=VALUE... TEST_PROGRAM...]...
+#        tests/run-tests.sh --sum LABEL BUILD_DIR [LABEL BUILD_DIR]...
 set -u
+if [ "${1:-}" = "--sum" ]; then
+	shift
+	tp=0 tf=0 parts="" ok=1
+	while [ $# -ge 2 ]; do
+		s=$(cat "$2/tests/summary" 2>/dev/null) || s=""
+		p=$(echo "$s" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+		f=$(echo "$s" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+		if [ -z "$p" ]; then
+			s="did not run" ok=0
+		fi
+		case "$s" in *"did not finish"*) ok=0 ;; esac
+		tp=$((tp + ${p:-0})) tf=$((tf + ${f:-0}))
+		parts="$parts${parts:+; }$1: $s"
+		shift 2
+	done
+	echo "check: $tp passed, $tf failed ($parts)"
+	[ "$tf" -eq 0 ] && [ "$ok" -eq 1 ]
+	exit
+fi
 build=$(cd "$1" && pwd); shift
 HP_BUILD_DIR=$build HP_SRC_DIR=$(pwd)
 export HP_BUILD_DIR HP_SRC_DIR
@@ -56,5 +79,6 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$broken" ] && echo "programs that did not finish cleanly:$broken"
+echo "$passed passed, $failed failed${broken:+, did not finish:$broken}" >"$build/tests/summary"
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ -z "$broken" ]

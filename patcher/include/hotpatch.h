@@ -30,7 +30,7 @@ enum hp_error {
 	HP_E_FORMAT,        /* malformed input: ELF, JSON, container, key... */
 	HP_E_NOT_FOUND,     /* a named symbol, function or object is absent */
 	HP_E_NOT_ELIGIBLE,  /* a target's version is not one the patch was built for */
-	HP_E_MISMATCH,      /* bytes differ from their fingerprint or hash */
+	HP_E_MISMATCH,      /* bytes differ from their fingerprint or hash; a file is not the one checked */
 	HP_E_SIGNATURE,     /* a signature is missing, invalid or from an untrusted key */
 	HP_E_UNPATCHABLE,   /* a function's entry cannot take a jump */
 	HP_E_BUSY,          /* a thread is where a patch must not go; retry later */

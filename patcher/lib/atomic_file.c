@@ -295,6 +295,13 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 	origfd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (origfd < 0) {
 		err = -errno;
+		if (errno == ELOOP && like_fd >= 0) {
+			/* We were to replace the file read through like_fd. */
+			pr_warn("atomic: %s: is now a symbolic link, no longer the file that was "
+				"read; nothing written", display);
+			err = -HP_E_MISMATCH;
+			goto out;
+		}
 		if (errno == ELOOP) {
 			pr_warn("atomic: %s: is a symbolic link; name the file it points to", display);
 			err = -HP_E_UNSUPPORTED;

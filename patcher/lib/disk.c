@@ -12,6 +12,7 @@
  * either exactly the original or exactly the patched result.
  *
  * Fault points (HOTPATCH_FAULT=<name>), in order, besides atomic_file's:
+ *   disk-checked      apply: the dry run done, the file not yet opened again
  *   disk-built        apply: new file built in memory, nothing written
  *   disk-backed-up    apply: original stored in backups/
  *   disk-intent       apply: intent journalled, file not yet replaced
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -195,6 +198,23 @@ static void file_release(struct disk_file *f)
 	f->fd = -1;
 }
 
+/* Open path, which realpath() gave, following no symbolic link in any of
+ * its components: one swapped in since (a directory or the file itself)
+ * gives ELOOP instead of redirecting us. Without openat2 (before Linux
+ * 5.6), only the last component is checked. */
+static int open_resolved(const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return (int)fd;
+}
+
 /* Open and read path whole, once: what is hashed is what is patched. */
 static int file_read(const char *path, struct disk_file *f)
 {
@@ -208,7 +228,12 @@ static int file_read(const char *path, struct disk_file *f)
 		pr_warn("disk: %s: %s", path, hp_strerror(err));
 		return err;
 	}
-	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	f->fd = open_resolved(f->path);
+	if (f->fd < 0 && errno == ELOOP) {
+		pr_warn("disk: %s: a symbolic link appeared in its path while it was opened; "
+			"nothing read", f->path);
+		return -HP_E_MISMATCH;
+	}
 	if (f->fd < 0 || fstat(f->fd, &f->st)) {
 		err = -errno;
 		pr_warn("disk: %s: cannot open: %s", f->path, hp_strerror(err));
@@ -566,9 +591,19 @@ int hp_disk__apply(const struct hp_package *pkg, const struct hp_verify_target *
 	if (!res)
 		res = &local;
 	memset(res, 0, sizeof(*res));
+	fault_point("disk-checked");
 	err = file_read(t->path, &f);
 	if (err)
 		goto out;
+	/* The dry run named the file by its real path (symbolic links
+	 * resolved and confined to the root); a link put in its path since
+	 * must not send the write somewhere else. */
+	if (strcmp(f.path, t->path)) {
+		pr_warn("disk: %s: now resolves to %s (a symbolic link put in its path since it "
+			"was checked); nothing written", t->path, f.path);
+		err = -HP_E_MISMATCH;
+		goto out;
+	}
 	memcpy(res->old_sha256, f.sha, sizeof(res->old_sha256));
 	err = recover(st, pkg->manifest->id, f.path, f.sha, &res->recovered);
 	if (err)

@@ -2,7 +2,10 @@
  * HOTPATCH_FAULT=<step> kills itself with SIGKILL when it reaches the fault
  * point of that name, as an operator's kill -9 or a power cut would stop it.
  * The tests use it to prove that every step leaves targets and files whole.
- * Step names are listed next to each fault_point() call and in docs/. */
+ * HOTPATCH_FAULT=<step>:stop stops the run there instead (SIGSTOP), so a
+ * test can change the world under it (swap a file, start a second run)
+ * before it goes on with SIGCONT. Step names are listed next to each
+ * fault_point() call and in docs/. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,15 @@
 void fault_point(const char *step)
 {
 	const char *want = getenv("HOTPATCH_FAULT");
+	size_t len = strlen(step);
 
-	if (want && !strcmp(want, step)) {
+	if (!want || strncmp(want, step, len))
+		return;
+	if (!want[len]) {
 		pr_debug("fault: killing myself at step '%s'", step);
 		kill(getpid(), SIGKILL);
+	} else if (!strcmp(want + len, ":stop")) {
+		pr_debug("fault: stopping at step '%s'", step);
+		raise(SIGSTOP);
 	}
 }

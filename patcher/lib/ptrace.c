@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "procmaps.h"
+#include "privilege.h"
 #include "ptrace.h"
 
 /* Rounds of "list the threads, seize the new ones" before giving up on a
@@ -430,13 +431,15 @@ static int seize_error(struct pt_group *g, pid_t tid, int err)
 			(int)tid, tracer);
 		return -HP_E_PROCESS;
 	}
-	if (err == EPERM && geteuid() != 0) {
-		pr_warn("live: pid %d: not allowed to trace it (needs root or CAP_SYS_PTRACE)",
-			(int)g->pid);
+	if (privilege_denied(err)) {
+		char why[256];
+
+		privilege_why(g->pid, why, sizeof(why));
+		pr_warn("live: pid %d: not allowed to trace it: %s", (int)g->pid, why);
 		return -HP_E_PRIVILEGE;
 	}
 	pr_warn("live: pid %d: thread %d: cannot seize: %s", (int)g->pid, (int)tid, strerror(err));
-	return err == EPERM ? -HP_E_PRIVILEGE : -HP_E_PROCESS;
+	return -HP_E_PROCESS;
 }
 
 int ptrace_seize_all(struct pt_group *g, pid_t pid)

@@ -120,7 +120,13 @@ static int open_dir(const char *dir, bool create, int *fdp)
 		/* The mode is final: the umask can only take bits away from 0700. */
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			err = -errno;
-			pr_warn("state: %s: cannot create the state directory: %s", dir, strerror(errno));
+			if (errno == EACCES && geteuid() != 0)
+				pr_warn("state: %s: cannot create the state directory: %s (hotpatch "
+					"runs as uid %u, not root)", dir, strerror(errno),
+					(unsigned int)geteuid());
+			else
+				pr_warn("state: %s: cannot create the state directory: %s", dir,
+					strerror(errno));
 			return err;
 		}
 		if (lstat(dir, &sb) < 0) {

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "internal.h"
 #include "elf_priv.h"
 #include "link.h"
+#include "privilege.h"
 #include "procmaps.h"
 
 /* Bytes after a function's end read with it, for the analysis to see the
@@ -117,6 +119,15 @@ static void verdict(struct hp_verify_target *t, enum hp_verdict v, int err, cons
 	if (vasprintf(&t->reason, fmt, ap) < 0)
 		t->reason = NULL;
 	va_end(ap);
+}
+
+/* t could not be examined for lack of privilege: say what was refused and why. */
+static void denied(struct hp_verify_target *t, const char *what)
+{
+	char why[256];
+
+	privilege_why(t->pid, why, sizeof(why));
+	verdict(t, HP_VERDICT_ERROR, -HP_E_PRIVILEGE, "not allowed to %s: %s", what, why);
 }
 
 /* Where messages name a target: "FILE" or "pid N (comm): FILE". */
@@ -446,15 +457,19 @@ static int examine(struct run *r, struct hp_verify_target *t, const struct hp_el
 	return check_eligible(r, t, elf, v, memfd);
 }
 
+/* A file target, named by its real path: what the disk executor opens and
+ * journals is then exactly what was checked here. */
 static int check_file(struct run *r, const char *path, const struct hp_manifest_component *expect)
 {
-	struct hp_verify_target *t = add_target(r, path, 0);
+	char real[PATH_MAX];
+	struct hp_verify_target *t;
 	struct hp_elf *elf;
 	int err;
 
+	t = add_target(r, realpath(path, real) ? real : path, 0);
 	if (!t)
 		return -ENOMEM;
-	elf = hp_elf__open(path);
+	elf = hp_elf__open(t->path);
 	if (!elf) {
 		verdict(t, HP_VERDICT_ERROR, -errno, "cannot be read as a target: %s", hp_strerror(errno));
 		return 0;
@@ -469,9 +484,20 @@ static int check_file(struct run *r, const char *path, const struct hp_manifest_
 static int search_root(struct run *r, const char *root)
 {
 	const struct hp_manifest *m = r->pkg->manifest;
+	char realroot[PATH_MAX], real[PATH_MAX];
 	struct seen *found = NULL;
-	size_t nfound = 0, i, j, k;
+	size_t nfound = 0, i, j, k, rootlen;
 	int err = 0;
+
+	if (!realpath(root, realroot)) {
+		/* No root, no files below it: as a root without the paths. */
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		pr_warn("verify: %s: cannot search below it: %s", root, strerror(errno));
+		return err;
+	}
+	rootlen = strcmp(realroot, "/") ? strlen(realroot) : 0;
 
 	for (i = 0; i < m->nr_components && !err; i++) {
 		const struct hp_manifest_component *c = &m->components[i];
@@ -508,7 +534,26 @@ static int search_root(struct run *r, const char *root)
 				}
 				found = nf;
 				found[nfound++] = (struct seen){ major(st.st_dev), minor(st.st_dev), st.st_ino };
-				err = check_file(r, g.gl_pathv[k], c);
+				/* A symbolic link below the root (libmrxsmb.so to
+				 * libmrxsmb.so.1) is followed, but only to a file
+				 * below the root too: whoever could place a link in
+				 * an image must not get a file outside it patched. */
+				if (!realpath(g.gl_pathv[k], real))
+					continue;
+				if (strncmp(real, realroot, rootlen) || real[rootlen] != '/') {
+					struct hp_verify_target *t = add_target(r, g.gl_pathv[k], 0);
+
+					if (!t) {
+						err = -ENOMEM;
+						break;
+					}
+					verdict(t, HP_VERDICT_REFUSED, -HP_E_UNSUPPORTED,
+						"resolves to %s, outside the root %s; a symbolic link "
+						"is not followed out of the root", real, realroot);
+					pr_warn("verify: %s: %s", t->path, t->reason);
+					continue;
+				}
+				err = check_file(r, real, c);
 			}
 			globfree(&g);
 		}
@@ -588,6 +633,7 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 	struct procmaps maps = { 0 };
 	char *comm = NULL, mempath[64];
 	size_t i, j, before = r->rep->nr_targets;
+	bool refused = false;
 	int memfd = -1, err;
 
 	/* A machine-wide scan skips, quietly, what it may not look at (other
@@ -601,19 +647,25 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 		memfd = -1;
 	}
 	err = procmaps_read(pid, &maps);
+	comm = procmaps_comm(pid);
 	if (err) {
 		if (explicit) {
 			struct hp_verify_target *t = add_target(r, "", pid);
 
-			if (!t)
+			if (!t || (comm && !(t->comm = strdup(comm)))) {
+				free(comm);
 				return -ENOMEM;
-			verdict(t, HP_VERDICT_ERROR, err, "cannot read its mappings: %s",
-				err == -ESRCH ? "no such process" : hp_strerror(err));
-			pr_warn("verify: pid %d: %s", (int)pid, t->reason);
+			}
+			if (privilege_denied(err))
+				denied(t, "read its mappings");
+			else
+				verdict(t, HP_VERDICT_ERROR, err, "cannot read its mappings: %s",
+					err == -ESRCH ? "no such process" : hp_strerror(err));
+			pr_warn("verify: pid %d (%s): %s", (int)pid, comm ? comm : "?", t->reason);
 		}
+		free(comm);
 		return err == -ENOMEM ? err : 0;
 	}
-	comm = procmaps_comm(pid);
 	snprintf(mempath, sizeof(mempath), "/proc/%d/mem", (int)pid);
 	for (i = 0; i < maps.n; i++) {
 		const struct procmap *pm = &maps.maps[i];
@@ -631,8 +683,13 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 		if (dup)
 			continue;
 		fd = open_mapped(pid, pm);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Kept for the finding below: what we may not open may
+			 * well be a component. */
+			if (privilege_denied(fd))
+				refused = true;
 			continue;
+		}
 		snprintf(display, sizeof(display), "%s%s", pm->path, pm->deleted ? " (deleted)" : "");
 		elf = hp_elf__open_fd(fd, display);
 		close(fd);
@@ -655,7 +712,10 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 		t->bias = load_bias(&maps, pm, elf);
 		if (memfd < 0)
 			memfd = open(mempath, O_RDONLY | O_CLOEXEC);
-		if (memfd < 0) {
+		if (memfd < 0 && privilege_denied(errno)) {
+			denied(t, "read its memory");
+			pr_warn("verify: pid %d (%s): %s", (int)pid, comm ? comm : "?", t->reason);
+		} else if (memfd < 0) {
 			verdict(t, HP_VERDICT_ERROR, -errno, "cannot read its memory: %s", strerror(errno));
 			pr_warn("verify: pid %d (%s): %s", (int)pid, comm ? comm : "?", t->reason);
 		} else {
@@ -684,8 +744,11 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 			goto out;
 		}
 		t->comm = comm ? strdup(comm) : NULL;
-		verdict(t, HP_VERDICT_ERROR, -HP_E_NOT_FOUND, "maps no file of %s",
-			r->pkg->manifest->id);
+		if (refused)
+			denied(t, "open the files it maps");
+		else
+			verdict(t, HP_VERDICT_ERROR, -HP_E_NOT_FOUND, "maps no file of %s",
+				r->pkg->manifest->id);
 		pr_warn("verify: pid %d (%s): %s", (int)pid, comm ? comm : "?", t->reason);
 	}
 out:

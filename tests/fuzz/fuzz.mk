@@ -2,7 +2,8 @@
 #
 #   make fuzz [FUZZ_SECONDS=N] [FUZZ_JOBS=J]   each target for N s (default 60),
 #                                              J at a time (default 2)
-#   make check                                 each for FUZZ_CHECK_SECONDS (10)
+#   make check                                 each for FUZZ_CHECK_SECONDS (10),
+#                                              in the plain run only
 #
 # One source per target, tests/fuzz/fuzz_NAME.c; each is built with clang
 # -fsanitize=fuzzer,address,undefined against the library (and the targets'
@@ -56,4 +57,8 @@ fuzz: $(FUZZ_BINS)
 fuzz-check: $(FUZZ_BINS)
 	$(Q)FUZZ_SEED=1 tests/fuzz/run-fuzz.sh $(O) $(FUZZ_CHECK_SECONDS) $(FUZZ_JOBS) $(FUZZ_NAMES)
 
+# The fuzz targets are always built with ASan and UBSan, so the sanitized
+# run of make check (SANITIZE set) does not run them a second time.
+ifeq ($(SANITIZE),)
 CHECK_DEPS += fuzz-check
+endif
