@@ -14,8 +14,10 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
+#include "step.h"
 
 static void usage(FILE *f)
 {
@@ -55,22 +57,12 @@ static void usage(FILE *f)
 		"--hotpatch-only left unchanged), 4 busy, 5 integrity or signature failure.\n");
 }
 
-static int parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v <= 0 || v > 0x7fffffff)
-		return -1;
-	*pid = (pid_t)v;
-	return 0;
-}
-
+/* One line (or JSON object) per process of the live step. */
 static void report(struct out_node *arr, const struct hp_verify_target *t, const char *result,
 		   const char *reason, const struct hp_live_result *res)
 {
+	bool patched = res && !strcmp(result, "patched");
+	char detail[96];
 	struct out_node *o;
 
 	if (cli_json) {
@@ -80,9 +72,7 @@ static void report(struct out_node *arr, const struct hp_verify_target *t, const
 		out_str(o, "path", t->path ? t->path : "");
 		out_str(o, "component", t->component ? t->component->name : "");
 		out_str(o, "version", t->version ? t->version : "");
-		out_str(o, "result", result);
-		if (reason)
-			out_str(o, "reason", reason);
+		step_json_result(o, result, reason);
 		if (res && res->region) {
 			out_hex(o, "region", res->region);
 			out_uint(o, "threads", res->threads);
@@ -91,48 +81,19 @@ static void report(struct out_node *arr, const struct hp_verify_target *t, const
 		}
 		return;
 	}
-	out_progress_hide();
-	printf("pid %d (%s) %s: %s", (int)t->pid, t->comm ? t->comm : "?",
-	       t->path ? t->path : "?", result);
-	if (reason)
-		printf(": %s", reason);
-	if (res && !strcmp(result, "patched"))
-		printf(" (%u threads stopped %.1f us)", res->threads, res->stop_ns / 1000.0);
-	putchar('\n');
-}
-
-/* Journal one step on process pid before it is taken (intent) and after
- * (done or failed), so the state directory always says at least what may
- * have happened; a process is named by pid and start time. */
-static int journal_intent(struct hp_state *st, const char *id, enum hp_journal_action action,
-			  pid_t pid, const char *path, struct hp_journal_rec *rec)
-{
-	memset(rec, 0, sizeof(*rec));
-	rec->package = id;
-	rec->action = action;
-	rec->kind = HP_JOURNAL_LIVE;
-	rec->step = HP_JOURNAL_INTENT;
-	rec->path = path;
-	rec->pid = pid;
-	if (hp_journal__proc_start(pid, &rec->start_time))
-		return -HP_E_PROCESS;
-	return hp_journal__append(st, rec);
-}
-
-static void journal_close(struct hp_state *st, const struct hp_journal_rec *intent, int err)
-{
-	struct hp_journal_detail d = { "error", hp_strerror(err) };
-
-	if (hp_journal__append_step(st, intent, err ? HP_JOURNAL_FAILED : HP_JOURNAL_DONE,
-				    err ? &d : NULL, err ? 1 : 0, NULL))
-		cli_error("%s: journal: cannot record the outcome for pid %d",
-			  intent->action == HP_JOURNAL_APPLY ? "apply" : "rollback", (int)intent->pid);
+	if (patched)
+		snprintf(detail, sizeof(detail), "%u threads stopped %.1f us", res->threads,
+			 res->stop_ns / 1000.0);
+	step_print(result, reason, patched ? detail : NULL, "pid %d (%s) %s", (int)t->pid,
+		   t->comm ? t->comm : "?", t->path ? t->path : "?");
 }
 
 /* One line (or JSON object) per file of the disk step. */
 static void report_file(struct out_node *arr, const struct hp_verify_target *t, const char *result,
 			const char *reason, const struct hp_disk_result *res)
 {
+	bool changed = res && res->new_sha256[0];
+	char detail[96];
 	struct out_node *o;
 
 	if (cli_json) {
@@ -140,23 +101,19 @@ static void report_file(struct out_node *arr, const struct hp_verify_target *t, 
 		out_str(o, "path", t->path ? t->path : "");
 		out_str(o, "component", t->component ? t->component->name : "");
 		out_str(o, "version", t->version ? t->version : "");
-		out_str(o, "result", result);
-		if (reason)
-			out_str(o, "reason", reason);
+		step_json_result(o, result, reason);
 		out_str(o, "full_build", t->build ? t->build->version : NULL);
-		if (res && res->new_sha256[0]) {
+		if (changed) {
 			out_str(o, "old_sha256", res->old_sha256);
 			out_str(o, "new_sha256", res->new_sha256);
 			out_str(o, "backup", res->backup);
 		}
 		return;
 	}
-	printf("file %s: %s", t->path ? t->path : "?", result);
-	if (reason)
-		printf(": %s", reason);
-	if (res && res->new_sha256[0])
-		printf(" (SHA-256 %.16s... -> %.16s...)", res->old_sha256, res->new_sha256);
-	putchar('\n');
+	if (changed)
+		snprintf(detail, sizeof(detail), "SHA-256 %.16s... -> %.16s...", res->old_sha256,
+			 res->new_sha256);
+	step_print(result, reason, changed ? detail : NULL, "file %s", t->path ? t->path : "?");
 }
 
 /* What the disk step leaves for the restart report: the files that now
@@ -413,11 +370,11 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 		procs++;
 		switch (t->verdict) {
 		case HP_VERDICT_WOULD_PATCH:
-			err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
-					     t->path, &intent);
+			err = step_journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY,
+						  t->pid, t->path, &intent);
 			if (!err) {
 				err = hp_live__apply_target(pkg, t, lopts, &res);
-				journal_close(state, &intent, err == -HP_E_ALREADY ? 0 : err);
+				step_journal_close(state, &intent, err == -HP_E_ALREADY ? 0 : err);
 			}
 			if (!err) {
 				(*patched)++;
@@ -450,11 +407,11 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			/* A run killed between two jump writes left some functions
 			 * redirected (so the fingerprints differ): finish it. */
 			if (t->err == -HP_E_MISMATCH && live_partial(t->pid, pkg->manifest->id)) {
-				err = journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY, t->pid,
-						     t->path, &intent);
+				err = step_journal_intent(state, pkg->manifest->id, HP_JOURNAL_APPLY,
+							  t->pid, t->path, &intent);
 				if (!err) {
 					err = hp_live__complete(t->pid, pkg->manifest->id, lopts, &res);
-					journal_close(state, &intent, err);
+					step_journal_close(state, &intent, err);
 				}
 				if (!err) {
 					(*patched)++;
@@ -489,125 +446,50 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 
 int cmd_apply(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_LIVE, OPT_DISK, OPT_CONS, OPT_RETRIES, OPT_STATE, OPT_ROOT,
-	       OPT_HPONLY };
+	enum { OPT_ROOT = CMDOPT_OWN, OPT_HPONLY };
 	static const struct option opts[] = {
-		{ "live", no_argument, NULL, OPT_LIVE },
-		{ "disk", no_argument, NULL, OPT_DISK },
+		CMDOPT_ENTRY_LIVE,
+		CMDOPT_ENTRY_DISK,
 		{ "root", required_argument, NULL, OPT_ROOT },
-		{ "pid", required_argument, NULL, 'p' },
 		{ "hotpatch-only", no_argument, NULL, OPT_HPONLY },
-		{ "consistency", required_argument, NULL, OPT_CONS },
-		{ "retries", required_argument, NULL, OPT_RETRIES },
-		{ "trusted-key", required_argument, NULL, 'k' },
-		{ "insecure-skip-signature", no_argument, NULL, OPT_SKIP },
-		{ "state-dir", required_argument, NULL, OPT_STATE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRIES_CHANGE,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hp_package_opts popts = { 0 };
-	struct hp_live_opts lopts = { 0 };
+	struct cmdopts co = CMDOPTS_INIT("apply", usage);
 	struct hp_package *pkg = NULL;
 	struct out_node *root = NULL, *farr = NULL, *parr = NULL;
-	const char **keys = NULL;
-	pid_t *pids = NULL;
-	size_t nkeys = 0, npids = 0, nfiles = 0, nprocs = 0;
-	bool live = false, disk = false, hotpatch_only = false;
+	size_t nfiles = 0, nprocs = 0;
+	bool hotpatch_only = false;
 	struct replaced_files rf = { 0 };
-	const char *manifest, *state_dir = NULL, *root_dir = NULL;
+	const char *manifest, *root_dir = NULL;
 	struct hp_state *state = NULL;
 	int c, err, rc = EXIT_OK, drc = EXIT_OK, lrc = EXIT_OK;
 
-	keys = calloc((size_t)argc, sizeof(*keys));
-	pids = calloc((size_t)argc, sizeof(*pids));
-	if (!keys || !pids) {
-		cli_error("apply: out of memory");
-		rc = EXIT_ERROR;
-		goto out;
-	}
 	while ((c = getopt_long(argc, argv, "p:k:h", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_LIVE:
-			live = true;
-			break;
-		case OPT_DISK:
-			disk = true;
-			break;
 		case OPT_ROOT:
 			root_dir = optarg;
 			break;
 		case OPT_HPONLY:
 			hotpatch_only = true;
 			break;
-		case 'p':
-			if (parse_pid(optarg, &pids[npids])) {
-				rc = cli_usage_error("apply", "--pid wants a process id, not '%s'", optarg);
-				goto out;
-			}
-			npids++;
-			break;
-		case OPT_CONS:
-			if (!strcmp(optarg, "full")) {
-				lopts.consistency = HP_LIVE_FULL;
-			} else if (!strcmp(optarg, "entry")) {
-				lopts.consistency = HP_LIVE_ENTRY;
-			} else {
-				rc = cli_usage_error("apply", "--consistency is full or entry, not '%s'", optarg);
-				goto out;
-			}
-			break;
-		case OPT_RETRIES: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || v < 1 || v > 10000) {
-				rc = cli_usage_error("apply", "--retries wants 1..10000, not '%s'", optarg);
-				goto out;
-			}
-			lopts.retries = (unsigned int)v;
-			break;
-		}
-		case 'k':
-			keys[nkeys++] = optarg;
-			break;
-		case OPT_SKIP:
-			popts.skip_signature = 1;
-			break;
-		case OPT_STATE:
-			state_dir = optarg;
-			break;
-		case 'j':
-			cli_json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			goto out;
 		default:
-			rc = cli_usage_error("apply", "bad option");
-			goto out;
+			if (!cmdopts_take(&co, c, optarg, &rc))
+				goto out;
 		}
 	}
 	if (optind != argc - 1) {
 		rc = cli_usage_error("apply", "one manifest is required");
 		goto out;
 	}
-	/* --pid picks processes: without --live it would also patch every
-	 * file below / as a side effect nobody asked for. */
-	if (npids && !live) {
-		rc = cli_usage_error("apply", "--pid selects processes; give --live with it");
+	if (!cmdopts_check_targets(&co, &rc))
 		goto out;
-	}
-	if (root_dir && !disk && live) {
+	if (root_dir && !co.disk) {
 		rc = cli_usage_error("apply", "--root selects files; give --disk with it");
 		goto out;
 	}
-	if (!disk && !live)
-		disk = live = true;
 	manifest = argv[optind];
-	popts.trusted_keys = keys;
-	popts.nr_trusted_keys = nkeys;
-	pkg = hp_package__open(manifest, &popts);
+	pkg = hp_package__open(manifest, &co.pkg);
 	if (!pkg) {
 		err = -errno;
 		cli_error("apply: %s: package refused: %s; nothing changed", manifest, hp_strerror(err));
@@ -616,20 +498,16 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	/* The lock keeps two runs apart; the journal records each step. */
-	state = hp_state__open(state_dir, 0, 5000);
-	if (!state) {
-		err = -errno;
-		cli_error("apply: state directory: %s; nothing changed", hp_strerror(err));
-		rc = cli_exit_for(err);
+	state = cmdopts_open_state(&co, &rc);
+	if (!state)
 		goto out;
-	}
 	if (cli_json) {
 		root = out_root();
 		out_str(root, "command", "apply");
 		out_str(root, "package", pkg->manifest->id);
-		if (disk)
+		if (co.disk)
 			farr = out_array(root, "files");
-		if (live)
+		if (co.live)
 			parr = out_array(root, "processes");
 	}
 	/* Disk first: from the rename on, a new process starts patched; the
@@ -637,10 +515,10 @@ int cmd_apply(int argc, char **argv)
 	 * old copy, and sees the ones started from a patched file as already
 	 * patched (a jump out of every function), so none is left out and
 	 * none is patched twice. */
-	if (disk)
+	if (co.disk)
 		drc = apply_disk(pkg, state, root_dir, hotpatch_only, farr, &nfiles, &rf);
-	if (live)
-		lrc = apply_live(pkg, state, pids, npids, &lopts, &rf, parr, &nprocs);
+	if (co.live)
+		lrc = apply_live(pkg, state, co.pids, co.nr_pids, &co.live_opts, &rf, parr, &nprocs);
 	rc = drc != EXIT_OK ? drc : lrc;
 	/* After the live step: a process it could hotpatch is not in the
 	 * list, whatever file it was started from. */
@@ -652,7 +530,6 @@ out:
 	replaced_free(&rf);
 	hp_state__close(state);
 	hp_package__close(pkg);
-	free(keys);
-	free(pids);
+	cmdopts_free(&co);
 	return rc;
 }

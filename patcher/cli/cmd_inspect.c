@@ -11,13 +11,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
 
@@ -494,17 +494,16 @@ int cmd_inspect(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "symbol", required_argument, NULL, 's' },
 		{ "all-functions", no_argument, NULL, 'a' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
+		CMDOPT_ENTRY_PID,
+		CMDOPT_ENTRY_JSON,
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
 	char **symbols = NULL;
 	size_t nsymbols = 0;
 	bool all = false;
-	long pid = -1;
-	char *end;
+	pid_t pid = 0;
 	int c, rc;
 
 	opterr = 0;
@@ -525,22 +524,21 @@ int cmd_inspect(int argc, char **argv)
 		case 'a':
 			all = true;
 			break;
-		case 'p':
-			errno = 0;
-			pid = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || pid <= 0 || pid > INT_MAX) {
+		case CMDOPT_PID:
+			/* One process: the last --pid given. */
+			if (cmdopts_parse_pid(optarg, &pid)) {
 				free(symbols);
 				return cli_usage_error("inspect", "--pid: '%s' is not a process id",
 						       optarg);
 			}
 			break;
-		case 'j':
+		case CMDOPT_JSON:
 			cli_json = true;
 			break;
 		case 'v':
 			cli_verbose++;
 			break;
-		case 'h':
+		case CMDOPT_HELP:
 			free(symbols);
 			usage(stdout);
 			return EXIT_OK;
@@ -558,7 +556,7 @@ int cmd_inspect(int argc, char **argv)
 						     argv[optind]) :
 		     all ? cli_usage_error("inspect", "--all-functions applies to a FILE, "
 					   "not to --pid") :
-			   inspect_pid((pid_t)pid, symbols, nsymbols);
+			   inspect_pid(pid, symbols, nsymbols);
 	} else if (optind != argc - 1) {
 		rc = optind >= argc ? cli_usage_error("inspect", "missing FILE (or --pid PID)") :
 				      cli_usage_error("inspect", "one FILE at a time ('%s' is extra)",

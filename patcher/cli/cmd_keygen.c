@@ -8,35 +8,37 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "keyopts.h"
 #include "output.h"
 
-static void help(void)
+static void usage(FILE *f)
 {
-	printf("Usage: hotpatch keygen -s SECRET_KEY -p PUBLIC_KEY [OPTIONS]\n\n"
-	       "Generate an Ed25519 key pair in minisign's formats: the secret key\n"
-	       "(mode 0600) signs packages, the public key verifies them (install it\n"
-	       "in %s/ or pass it with --trusted-key).\n\n"
-	       "  -s, --secret-key FILE    where to write the secret key\n"
-	       "  -p, --public-key FILE    where to write the public key\n"
-	       "  -f, --force              replace existing key files\n"
-	       "  -c, --comment TEXT       untrusted comment of the public key\n"
-	       "  -e, --encrypt            protect the secret key with a password (asked\n"
-	       "                           on the terminal)\n"
-	       "      --password-file FILE  the password, first line of FILE ('-': stdin);\n"
-	       "                           implies --encrypt\n"
-	       "      --fast-kdf           cheaper scrypt (16 MiB) instead of minisign's (1 GiB)\n"
-	       "      --json               report as one JSON document\n"
-	       "  -h, --help               this help\n\n"
-	       "Without --encrypt the secret key is stored unencrypted, as 'minisign -G -W'.\n"
-	       "Exit status: 0 done, 1 error (nothing written), 2 usage.\n",
-	       HP_TRUSTED_KEYS_DIR);
+	fprintf(f,
+		"Usage: hotpatch keygen -s SECRET_KEY -p PUBLIC_KEY [OPTIONS]\n\n"
+		"Generate an Ed25519 key pair in minisign's formats: the secret key\n"
+		"(mode 0600) signs packages, the public key verifies them (install it\n"
+		"in %s/ or pass it with --trusted-key).\n\n"
+		"  -s, --secret-key FILE    where to write the secret key\n"
+		"  -p, --public-key FILE    where to write the public key\n"
+		"  -f, --force              replace existing key files\n"
+		"  -c, --comment TEXT       untrusted comment of the public key\n"
+		"  -e, --encrypt            protect the secret key with a password (asked\n"
+		"                           on the terminal)\n"
+		"      --password-file FILE  the password, first line of FILE ('-': stdin);\n"
+		"                           implies --encrypt\n"
+		"      --fast-kdf           cheaper scrypt (16 MiB) instead of minisign's (1 GiB)\n"
+		"      --json               report as one JSON document\n"
+		"  -h, --help               this help\n\n"
+		"Without --encrypt the secret key is stored unencrypted, as 'minisign -G -W'.\n"
+		"Exit status: 0 done, 1 error (nothing written), 2 usage.\n",
+		HP_TRUSTED_KEYS_DIR);
 }
 
 int cmd_keygen(int argc, char **argv)
 {
-	enum { OPT_PASSWORD_FILE = 256, OPT_FAST_KDF, OPT_JSON };
+	enum { OPT_PASSWORD_FILE = CMDOPT_OWN, OPT_FAST_KDF };
 	static const struct option opts[] = {
 		{ "secret-key", required_argument, NULL, 's' },
 		{ "public-key", required_argument, NULL, 'p' },
@@ -45,10 +47,11 @@ int cmd_keygen(int argc, char **argv)
 		{ "encrypt", no_argument, NULL, 'e' },
 		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 		{ "fast-kdf", no_argument, NULL, OPT_FAST_KDF },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_JSON,
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmdopts co = CMDOPTS_INIT("keygen", usage);
 	struct hp_keygen_opts kopts = { 0 };
 	const char *secret = NULL, *public = NULL, *password_file = NULL;
 	struct hp_key *key = NULL;
@@ -80,14 +83,10 @@ int cmd_keygen(int argc, char **argv)
 		case OPT_FAST_KDF:
 			kopts.kdf_interactive = 1;
 			break;
-		case OPT_JSON:
-			cli_json = true;
-			break;
-		case 'h':
-			help();
-			return EXIT_OK;
 		default:
-			return cli_usage_error("keygen", "bad option");
+			/* Only --json and --help here: nothing to free. */
+			if (!cmdopts_take(&co, c, optarg, &ret))
+				return ret;
 		}
 	}
 	if (optind < argc)

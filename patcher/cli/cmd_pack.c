@@ -8,6 +8,7 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
 
@@ -35,17 +36,23 @@ static void usage(FILE *f)
 		"Exit codes: 0 written, 1 error, 2 usage, 3 a file is not an eligible version.\n");
 }
 
-/* "component=path" into in; the string stays owned by argv. */
-static int split(char *arg, struct hp_pack_input *in)
+/* The argument of --name, COMPONENT=what, appended to in (*n entries; the
+ * strings stay owned by argv). Returns false after the usage error, with
+ * *rc the exit code. */
+static bool add_input(const char *name, const char *what, char *arg, struct hp_pack_input *in,
+		      size_t *n, int *rc)
 {
 	char *eq = strchr(arg, '=');
 
-	if (!eq || eq == arg || !eq[1])
-		return -1;
+	if (!eq || eq == arg || !eq[1]) {
+		*rc = cli_usage_error("pack", "--%s wants COMPONENT=%s, not '%s'", name, what, arg);
+		return false;
+	}
 	*eq = '\0';
-	in->component = arg;
-	in->path = eq + 1;
-	return 0;
+	in[*n].component = arg;
+	in[*n].path = eq + 1;
+	(*n)++;
+	return true;
 }
 
 int cmd_pack(int argc, char **argv)
@@ -56,10 +63,11 @@ int cmd_pack(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "full-build", required_argument, NULL, 'F' },
 		{ "replaced", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_JSON,
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmdopts co = CMDOPTS_INIT("pack", usage);
 	struct hp_pack_input *targets = NULL, *payloads = NULL, *fulls = NULL, *replaced = NULL;
 	struct hp_pack_opts po = { 0 };
 	const char *out = NULL;
@@ -75,44 +83,29 @@ int cmd_pack(int argc, char **argv)
 		goto out;
 	}
 	while ((c = getopt_long(argc, argv, "o:p:t:F:r:h", opts, NULL)) != -1) {
+		bool ok = true;
+
 		switch (c) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'p':
-			if (split(optarg, &payloads[po.nr_payloads++])) {
-				rc = cli_usage_error("pack", "--payload wants COMPONENT=OBJECT, not '%s'", optarg);
-				goto out;
-			}
+			ok = add_input("payload", "OBJECT", optarg, payloads, &po.nr_payloads, &rc);
 			break;
 		case 't':
-			if (split(optarg, &targets[po.nr_targets++])) {
-				rc = cli_usage_error("pack", "--target wants COMPONENT=FILE, not '%s'", optarg);
-				goto out;
-			}
+			ok = add_input("target", "FILE", optarg, targets, &po.nr_targets, &rc);
 			break;
 		case 'F':
-			if (split(optarg, &fulls[po.nr_full_builds++])) {
-				rc = cli_usage_error("pack", "--full-build wants COMPONENT=FILE, not '%s'", optarg);
-				goto out;
-			}
+			ok = add_input("full-build", "FILE", optarg, fulls, &po.nr_full_builds, &rc);
 			break;
 		case 'r':
-			if (split(optarg, &replaced[po.nr_replaced++])) {
-				rc = cli_usage_error("pack", "--replaced wants COMPONENT=FILE, not '%s'", optarg);
-				goto out;
-			}
+			ok = add_input("replaced", "FILE", optarg, replaced, &po.nr_replaced, &rc);
 			break;
-		case 'j':
-			cli_json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			goto out;
 		default:
-			rc = cli_usage_error("pack", "bad option");
-			goto out;
+			ok = cmdopts_take(&co, c, optarg, &rc);
 		}
+		if (!ok)
+			goto out;
 	}
 	if (optind != argc - 1) {
 		rc = cli_usage_error("pack", "one source manifest expected");

@@ -10,27 +10,29 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "keyopts.h"
 #include "output.h"
 
-static void help(void)
+static void usage(FILE *f)
 {
-	printf("Usage: hotpatch sign -s SECRET_KEY [OPTIONS] FILE...\n\n"
-	       "Sign each FILE with an Ed25519 secret key in minisign's format, writing\n"
-	       "FILE.minisig next to it (prehashed, as minisign 0.11 does). The stock\n"
-	       "tool verifies it: minisign -Vm FILE -p PUBLIC_KEY.\n\n"
-	       "  -s, --secret-key FILE      the secret key (hotpatch keygen, minisign -G)\n"
-	       "  -x, --signature FILE       signature file (only with a single FILE)\n"
-	       "  -t, --trusted-comment TEXT signed comment (default: timestamp, file name;\n"
-	       "                             the timestamp is $SOURCE_DATE_EPOCH when set)\n"
-	       "  -c, --comment TEXT         untrusted comment\n"
-	       "      --password-file FILE    password of an encrypted key, first line of\n"
-	       "                             FILE ('-': stdin); else asked on the terminal\n"
-	       "      --json                 report as one JSON document\n"
-	       "  -h, --help                 this help\n\n"
-	       "Every FILE is checked before any signature is written.\n"
-	       "Exit status: 0 done, 1 error, 2 usage.\n");
+	fprintf(f,
+		"Usage: hotpatch sign -s SECRET_KEY [OPTIONS] FILE...\n\n"
+		"Sign each FILE with an Ed25519 secret key in minisign's format, writing\n"
+		"FILE.minisig next to it (prehashed, as minisign 0.11 does). The stock\n"
+		"tool verifies it: minisign -Vm FILE -p PUBLIC_KEY.\n\n"
+		"  -s, --secret-key FILE      the secret key (hotpatch keygen, minisign -G)\n"
+		"  -x, --signature FILE       signature file (only with a single FILE)\n"
+		"  -t, --trusted-comment TEXT signed comment (default: timestamp, file name;\n"
+		"                             the timestamp is $SOURCE_DATE_EPOCH when set)\n"
+		"  -c, --comment TEXT         untrusted comment\n"
+		"      --password-file FILE    password of an encrypted key, first line of\n"
+		"                             FILE ('-': stdin); else asked on the terminal\n"
+		"      --json                 report as one JSON document\n"
+		"  -h, --help                 this help\n\n"
+		"Every FILE is checked before any signature is written.\n"
+		"Exit status: 0 done, 1 error, 2 usage.\n");
 }
 
 /* Is the secret key in path encrypted? Loading without a password tells,
@@ -48,17 +50,18 @@ static bool needs_password(const char *path)
 
 int cmd_sign(int argc, char **argv)
 {
-	enum { OPT_PASSWORD_FILE = 256, OPT_JSON };
+	enum { OPT_PASSWORD_FILE = CMDOPT_OWN };
 	static const struct option opts[] = {
 		{ "secret-key", required_argument, NULL, 's' },
 		{ "signature", required_argument, NULL, 'x' },
 		{ "trusted-comment", required_argument, NULL, 't' },
 		{ "comment", required_argument, NULL, 'c' },
 		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_JSON,
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmdopts co = CMDOPTS_INIT("sign", usage);
 	struct hp_sign_opts sopts = { 0 };
 	const char *secret = NULL, *password_file = NULL;
 	struct out_node *root, *done;
@@ -83,14 +86,10 @@ int cmd_sign(int argc, char **argv)
 		case OPT_PASSWORD_FILE:
 			password_file = optarg;
 			break;
-		case OPT_JSON:
-			cli_json = true;
-			break;
-		case 'h':
-			help();
-			return EXIT_OK;
 		default:
-			return cli_usage_error("sign", "bad option");
+			/* Only --json and --help here: nothing to free. */
+			if (!cmdopts_take(&co, c, optarg, &ret))
+				return ret;
 		}
 	}
 	if (!secret)

@@ -11,6 +11,7 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
 
@@ -240,35 +241,25 @@ static void text_report(const struct hp_status *s)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_STATE_DIR,
+		CMDOPT_ENTRY_JSON,
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state_dir = NULL;
+	struct cmdopts co = CMDOPTS_INIT("status", usage);
 	struct hp_status *s = NULL;
 	int c, err, rc = EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			state_dir = optarg;
-			break;
-		case 'j':
-			cli_json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			return cli_usage_error("status", "bad option");
-		}
+		/* status has only common options: none allocates. */
+		if (!cmdopts_take(&co, c, optarg, &rc))
+			return rc;
 	}
 	if (optind != argc)
 		return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
-	err = hp_status__read(state_dir, &s);
+	err = hp_status__read(co.state_dir, &s);
 	if (err) {
-		cli_error("status: %s: %s", state_dir ? state_dir : hp_state__default_dir(),
+		cli_error("status: %s: %s", co.state_dir ? co.state_dir : hp_state__default_dir(),
 			  hp_strerror(err));
 		rc = EXIT_ERROR;
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "hotpatch.h"
 #include "cli.h"
+#include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
 
@@ -240,76 +241,42 @@ static void text_report(const struct hp_verify_report *rep)
 
 int cmd_verify(int argc, char **argv)
 {
-	enum { OPT_SKIP = 256, OPT_NOPROC };
+	enum { OPT_NOPROC = CMDOPT_OWN };
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, 'r' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "trusted-key", required_argument, NULL, 'k' },
-		{ "insecure-skip-signature", no_argument, NULL, OPT_SKIP },
+		CMDOPT_ENTRY_PID,
+		CMDOPT_ENTRY_TRUSTED_KEY,
+		CMDOPT_ENTRY_SKIP_SIGNATURE,
 		{ "no-processes", no_argument, NULL, OPT_NOPROC },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CMDOPT_ENTRY_JSON,
+		CMDOPT_ENTRY_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hp_package_opts popts = { 0 };
+	struct cmdopts co = CMDOPTS_INIT("verify", usage);
 	struct hp_verify_opts vopts = { 0 };
 	struct hp_verify_report *rep = NULL;
 	struct hp_package *pkg = NULL;
-	const char **keys = NULL;
-	pid_t *pids = NULL;
-	size_t nkeys = 0, npids = 0;
 	const char *manifest;
 	int c, err, rc = EXIT_OK;
 
-	keys = calloc((size_t)argc, sizeof(*keys));
-	pids = calloc((size_t)argc, sizeof(*pids));
-	if (!keys || !pids) {
-		cli_error("verify: out of memory");
-		rc = EXIT_ERROR;
-		goto out;
-	}
 	while ((c = getopt_long(argc, argv, "r:p:k:h", opts, NULL)) != -1) {
-		char *end;
-		long v;
-
 		switch (c) {
 		case 'r':
 			vopts.root = optarg;
 			break;
-		case 'p':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v <= 0 || v > 0x7fffffff) {
-				rc = cli_usage_error("verify", "--pid wants a process id, not '%s'", optarg);
-				goto out;
-			}
-			pids[npids++] = (pid_t)v;
-			break;
-		case 'k':
-			keys[nkeys++] = optarg;
-			break;
-		case OPT_SKIP:
-			popts.skip_signature = 1;
-			break;
 		case OPT_NOPROC:
 			vopts.no_processes = 1;
 			break;
-		case 'j':
-			cli_json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			goto out;
 		default:
-			rc = cli_usage_error("verify", "bad option");
-			goto out;
+			if (!cmdopts_take(&co, c, optarg, &rc))
+				goto out;
 		}
 	}
 	if (optind >= argc) {
 		rc = cli_usage_error("verify", "a manifest is required");
 		goto out;
 	}
-	if (npids && vopts.no_processes) {
+	if (co.nr_pids && vopts.no_processes) {
 		rc = cli_usage_error("verify", "--pid and --no-processes contradict each other");
 		goto out;
 	}
@@ -317,18 +284,16 @@ int cmd_verify(int argc, char **argv)
 	vopts.files = (const char *const *)argv + optind;
 	vopts.nr_files = (size_t)(argc - optind);
 	vopts.no_root = vopts.nr_files && !vopts.root;
-	vopts.pids = npids ? pids : NULL;
-	vopts.nr_pids = npids;
-	popts.trusted_keys = keys;
-	popts.nr_trusted_keys = nkeys;
+	vopts.pids = co.pids;
+	vopts.nr_pids = co.nr_pids;
 
-	pkg = hp_package__open(manifest, &popts);
+	pkg = hp_package__open(manifest, &co.pkg);
 	if (!pkg) {
 		err = -errno;
 		cli_error("verify: %s: package refused: %s; nothing changed", manifest, hp_strerror(err));
 		rc = package_exit(err);
 		if (cli_json) {
-			json_package(NULL, manifest, popts.skip_signature);
+			json_package(NULL, manifest, co.pkg.skip_signature);
 			out_str(out_root(), "error", hp_strerror(err));
 			out_int(out_root(), "exit_code", rc);
 			out_emit(false);
@@ -341,7 +306,7 @@ int cmd_verify(int argc, char **argv)
 			  hp_strerror(err));
 		rc = EXIT_ERROR;
 		if (cli_json) {
-			json_package(pkg, manifest, popts.skip_signature);
+			json_package(pkg, manifest, co.pkg.skip_signature);
 			out_str(out_root(), "error", hp_strerror(err));
 			out_int(out_root(), "exit_code", rc);
 			out_emit(false);
@@ -350,7 +315,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	rc = report_exit(rep);
 	if (cli_json) {
-		json_package(pkg, manifest, popts.skip_signature);
+		json_package(pkg, manifest, co.pkg.skip_signature);
 		json_report(rep);
 		out_int(out_root(), "exit_code", rc);
 		if (out_emit(false))
@@ -362,7 +327,6 @@ int cmd_verify(int argc, char **argv)
 out:
 	hp_verify__free(rep);
 	hp_package__close(pkg);
-	free(keys);
-	free(pids);
+	cmdopts_free(&co);
 	return rc;
 }
