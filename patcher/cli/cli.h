@@ -33,6 +33,10 @@ extern int cli_verbose;
 
 /* The exit code for a library error (negative errno or HP_E*). */
 int cli_exit_for(int err);
+/* The exit code for a package hp_package__open() refused: a package that
+ * is malformed, tampered with or unsigned is an integrity failure (5),
+ * whichever command opened it; one that could not be read is an error (1). */
+int cli_package_exit(int err);
 
 /* Print "hotpatch: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

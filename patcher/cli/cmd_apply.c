@@ -325,9 +325,6 @@ static long report_restart(const struct replaced_files *rf, struct out_node *roo
 	return (long)i;
 }
 
-/* The live step: every process the dry run judges patchable (all of the
- * machine's, or those of pids). Returns the exit code; *patched counts the
- * processes changed. */
 /* Does process pid carry package id with only some of its jumps in place? */
 static int live_partial(pid_t pid, const char *id)
 {
@@ -336,6 +333,9 @@ static int live_partial(pid_t pid, const char *id)
 	return !hp_live__status(pid, id, &st) && st.applied && st.applied < st.nfuncs;
 }
 
+/* The live step: every process the dry run judges patchable (all of the
+ * machine's, or those of pids). Returns the exit code; *patched counts the
+ * processes changed. */
 static int apply_live(const struct hp_package *pkg, struct hp_state *state, const pid_t *pids,
 		      size_t npids, const struct hp_live_opts *lopts, const struct replaced_files *rf,
 		      struct out_node *arr, size_t *patched)
@@ -493,8 +493,7 @@ int cmd_apply(int argc, char **argv)
 	if (!pkg) {
 		err = -errno;
 		cli_error("apply: %s: package refused: %s; nothing changed", manifest, hp_strerror(err));
-		rc = cli_exit_for(err) == EXIT_ERROR && (-err == HP_E_FORMAT || -err == HP_E_TOO_BIG)
-			     ? EXIT_INTEGRITY : cli_exit_for(err);
+		rc = cli_package_exit(err);
 		goto out;
 	}
 	/* The lock keeps two runs apart; the journal records each step. */

@@ -221,7 +221,7 @@ int cmd_rollback(int argc, char **argv)
 		if (!pkg) {
 			err = -errno;
 			cli_error("rollback: %s: package refused: %s; nothing changed", id, hp_strerror(err));
-			rc = cli_exit_for(err);
+			rc = cli_package_exit(err);
 			goto out;
 		}
 		id = pkg->manifest->id;

@@ -43,18 +43,6 @@ static void usage(FILE *f)
 		"2 usage. With several, the highest in the order 5, 1, 3 wins.\n");
 }
 
-/* Package-level failures are integrity failures unless a file simply could
- * not be read. */
-static int package_exit(int err)
-{
-	if (err < 0)
-		err = -err;
-	if (err == HP_E_SIGNATURE || err == HP_E_MISMATCH || err == HP_E_FORMAT ||
-	    err == HP_E_TOO_BIG || err == HP_E_UNSUPPORTED || err == HP_E_RELOC)
-		return EXIT_INTEGRITY;
-	return EXIT_ERROR;
-}
-
 static int report_exit(const struct hp_verify_report *rep)
 {
 	size_t i;
@@ -291,7 +279,7 @@ int cmd_verify(int argc, char **argv)
 	if (!pkg) {
 		err = -errno;
 		cli_error("verify: %s: package refused: %s; nothing changed", manifest, hp_strerror(err));
-		rc = package_exit(err);
+		rc = cli_package_exit(err);
 		if (cli_json) {
 			json_package(NULL, manifest, co.pkg.skip_signature);
 			out_str(out_root(), "error", hp_strerror(err));

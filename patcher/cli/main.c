@@ -43,6 +43,23 @@ int cli_exit_for(int err)
 	}
 }
 
+int cli_package_exit(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case HP_E_SIGNATURE:
+	case HP_E_MISMATCH:
+	case HP_E_FORMAT:
+	case HP_E_TOO_BIG:
+	case HP_E_UNSUPPORTED:
+	case HP_E_RELOC:
+		return EXIT_INTEGRITY;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;

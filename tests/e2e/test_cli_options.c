@@ -212,6 +212,45 @@ static void good_values_go_on(void)
 	free(out), free(err);
 }
 
+/* A package refused for what it is (here: a well-signed manifest with a
+ * field no format has) is an integrity failure, exit 5, whichever command
+ * opened it. */
+static void refused_package_same_exit(void)
+{
+	const char *dir = ts_tmpdir(), *state, *key;
+	char *cmd = NULL, *out = NULL, *err = NULL, manifest[4096];
+	static const char *const cmds[] = { "verify", "apply", "rollback" };
+	size_t i;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	state = ts_join(dir, "state");
+	CU_ASSERT_FATAL(asprintf(&cmd, "cp '%s'/* '%s'/ && sed -i 's/\"title\":/\"colour\": \"blue\", \"title\":/' "
+				 "'%s/manifest.json' && '%s' keygen -s '%s/k.key' -p '%s/k.pub' >/dev/null && "
+				 "'%s' sign -s '%s/k.key' '%s/manifest.json' >/dev/null",
+				 ts_build_path("packages/KB916846"), dir, dir, ts_build_path("bin/hotpatch"),
+				 dir, dir, ts_build_path("bin/hotpatch"), dir, dir) > 0);
+	CU_ASSERT_EQUAL_FATAL(ts_sh(cmd, NULL, NULL), 0);
+	free(cmd);
+	snprintf(manifest, sizeof(manifest), "%s/manifest.json", dir);
+	key = ts_join(dir, "k.pub");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(cmds[i], "verify"))
+			rc = hotpatch(&out, &err, cmds[i], manifest, "--trusted-key", key,
+				      "--no-processes", "--root", dir, NULL);
+		else
+			rc = hotpatch(&out, &err, cmds[i], manifest, "--trusted-key", key, "--disk",
+				      "--state-dir", state, NULL);
+		CU_ASSERT_EQUAL(rc, 5);
+		CU_ASSERT(err && strstr(err, "package refused") && strstr(err, "colour"));
+		if (rc != 5)
+			fprintf(stderr, "%s: exit %d: %s\n", cmds[i], rc, err ? err : "");
+		free(out);
+		free(err);
+		out = err = NULL;
+	}
+}
+
 void test_register(void)
 {
 	static const struct ts_test tests[] = {
@@ -220,6 +259,7 @@ void test_register(void)
 		{ "--pid needs --live, --root needs --disk", selections },
 		{ "-h and --help of every command", help },
 		{ "good values go on to the next stage", good_values_go_on },
+		{ "a refused package: exit 5 for verify, apply and rollback", refused_package_same_exit },
 		{ NULL, NULL },
 	};
 
