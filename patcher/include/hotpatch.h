@@ -390,7 +390,8 @@ int hp_container__unpack(const void *buf, size_t len, size_t max_size, void **ou
 int hp_container__unpack_file(const char *path, size_t max_size, void **out, size_t *out_len);
 
 /* Write data as a container to path, atomically (temporary file in the same
- * directory, fsync, rename). Returns 0 or a negative error. */
+ * directory, fsync, rename, fsync of the directory), mode 0644. Returns 0 or
+ * a negative error, reported with path. */
 int hp_container__write_file(const char *path, const void *data, size_t len);
 
 /* ---- keys and signatures (hp_key, hp_sig) ---- */
@@ -605,7 +606,8 @@ struct hp_manifest *hp_manifest__load(const char *path, enum hp_manifest_kind ki
 char *hp_manifest__dump(const struct hp_manifest *m);
 
 /* Write hp_manifest__dump(m) to path atomically (temporary file in the same
- * directory, fsync, rename). 0 or -errno. */
+ * directory, fsync, rename, fsync of the directory), mode 0644. 0 or
+ * -errno, reported with path. */
 int hp_manifest__write(const struct hp_manifest *m, const char *path);
 
 void hp_manifest__free(struct hp_manifest *m);

@@ -1,13 +1,20 @@
-/* Replacing a file atomically.
+/* Writing a file atomically.
  *
- * A patched ELF, a restored original and a backup all reach the disk the
- * same way: the new content goes to a temporary file in the target's own
- * directory (so the rename cannot cross file systems), given the target's
- * owner, mode and extended attributes (file capabilities, ACLs, SELinux
- * labels all live there), fsync'd, renamed over the target, and then the
- * directory is fsync'd so the rename itself survives a power cut. Whatever
- * stops us, the target's name points at either the whole old file or the
- * whole new one.
+ * Every file hotpatch writes whole reaches the disk the same way: a
+ * patched ELF, a restored original, a backup, a key, a signature, a
+ * payload container, a manifest. The new content goes to a temporary file
+ * in the target's own directory (so the rename cannot cross file systems),
+ * is fsync'd, renamed over the target, and then the directory is fsync'd so
+ * the rename itself survives a power cut. Whatever stops us, the target's
+ * name points at either the whole old file or the whole new one (or, for a
+ * new file, at nothing yet).
+ *
+ * What differs is the policy, chosen by the caller's flags. A target
+ * (ATOMIC_KEEP) gives the new content its owner, mode and extended
+ * attributes (file capabilities, ACLs, SELinux labels all live there) and
+ * must still be the same file at the rename. A key (ATOMIC_NO_REPLACE) is
+ * never written over an existing one, even one that appears meanwhile.
+ * Anything else is written with the mode the caller names.
  *
  * A run killed before its rename leaves its temporary file behind. Each
  * temporary file is flock'd by its writer for as long as it is being
@@ -37,12 +44,21 @@
 #define XATTR_BUF_MAX 65536 /* the kernel's own limit on a list and on a value */
 #define COPY_CHUNK 65536
 
+/* A failure, reported once with the target's name; with ATOMIC_QUIET the
+ * caller reports it in its own words instead. */
+#define say(flags, fmt, ...)                                \
+	do {                                                \
+		if (!((flags) & ATOMIC_QUIET))              \
+			pr_warn(fmt, ##__VA_ARGS__);        \
+	} while (0)
+
 struct atomic_file {
 	int dirfd;           /* directory holding the target and the temporary file */
 	bool own_dirfd;      /* dirfd is ours to close */
 	char *name;          /* the target's name in dirfd */
 	char *tmpname;       /* the temporary file's name in dirfd; NULL once gone */
 	char *display;       /* the target as shown in messages */
+	unsigned int flags;  /* ATOMIC_*: the policy */
 	int fd;              /* the temporary file, read-write, flock'd */
 	bool replacing;      /* the target existed: orig is its identity */
 	int origfd;          /* the target as opened, read-only; -1 if new */
@@ -56,7 +72,7 @@ static void tmp_prefix(const char *name, char *buf, size_t size)
 	snprintf(buf, size, ".%.*s%s", TMP_NAME_PREFIX_MAX, name, TMP_TAG);
 }
 
-int atomic_file_clean(int dirfd, const char *name, const char *display)
+static int clean(int dirfd, const char *name, const char *display, unsigned int flags)
 {
 	char prefix[TMP_NAME_PREFIX_MAX + 16];
 	struct dirent *de;
@@ -69,7 +85,7 @@ int atomic_file_clean(int dirfd, const char *name, const char *display)
 	dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || !(dir = fdopendir(dfd))) {
 		err = -errno;
-		pr_warn("atomic: %s: cannot list its directory: %s", display, strerror(errno));
+		say(flags, "atomic: %s: cannot list its directory: %s", display, strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return err;
@@ -90,14 +106,19 @@ int atomic_file_clean(int dirfd, const char *name, const char *display)
 					display, de->d_name);
 				removed++;
 			} else if (errno != ENOENT) {
-				pr_warn("atomic: %s: cannot remove the stale temporary file %s: %s",
-					display, de->d_name, strerror(errno));
+				say(flags, "atomic: %s: cannot remove the stale temporary file %s: %s",
+				    display, de->d_name, strerror(errno));
 			}
 		}
 		close(fd);
 	}
 	closedir(dir);
 	return removed;
+}
+
+int atomic_file_clean(int dirfd, const char *name, const char *display)
+{
+	return clean(dirfd, name, display, 0);
 }
 
 /* Create and lock a fresh temporary file for af->name. */
@@ -123,8 +144,8 @@ static int create_tmp(struct atomic_file *af)
 			continue;
 		if (fd < 0) {
 			err = -errno;
-			pr_warn("atomic: %s: cannot create a temporary file beside it: %s; %s unchanged",
-				af->display, strerror(errno), af->display);
+			say(af->flags, "atomic: %s: cannot create a temporary file beside it: %s; %s unchanged",
+			    af->display, strerror(errno), af->display);
 			free(af->tmpname);
 			af->tmpname = NULL;
 			return err;
@@ -142,7 +163,7 @@ static int create_tmp(struct atomic_file *af)
 	}
 	free(af->tmpname);
 	af->tmpname = NULL;
-	pr_warn("atomic: %s: cannot create a temporary file beside it", af->display);
+	say(af->flags, "atomic: %s: cannot create a temporary file beside it", af->display);
 	return -EEXIST;
 }
 
@@ -196,8 +217,8 @@ static int copy_xattrs(struct atomic_file *af, int origfd)
 	nlen = list_xattrs(origfd, &names);
 	if (nlen < 0) {
 		err = (int)nlen;
-		pr_warn("atomic: %s: cannot list extended attributes: %s", af->display,
-			hp_strerror(err));
+		say(af->flags, "atomic: %s: cannot list extended attributes: %s", af->display,
+		    hp_strerror(err));
 		goto out;
 	}
 	/* The new file may have been born with some (a default ACL of the
@@ -206,8 +227,8 @@ static int copy_xattrs(struct atomic_file *af, int origfd)
 	for (p = have; hlen > 0 && p < have + hlen; p += strlen(p) + 1) {
 		if (!in_list(names, nlen, p) && fremovexattr(af->fd, p) < 0 && errno != ENODATA) {
 			err = -errno;
-			pr_warn("atomic: %s: cannot drop extended attribute %s from the new file: %s",
-				af->display, p, strerror(errno));
+			say(af->flags, "atomic: %s: cannot drop extended attribute %s from the new file: %s",
+			    af->display, p, strerror(errno));
 			goto out;
 		}
 	}
@@ -221,14 +242,14 @@ static int copy_xattrs(struct atomic_file *af, int origfd)
 			if (errno == ENODATA) /* removed meanwhile */
 				continue;
 			err = -errno;
-			pr_warn("atomic: %s: cannot read extended attribute %s: %s", af->display, p,
-				strerror(errno));
+			say(af->flags, "atomic: %s: cannot read extended attribute %s: %s",
+			    af->display, p, strerror(errno));
 			goto out;
 		}
 		if (fsetxattr(af->fd, p, value, (size_t)vlen, 0) < 0) {
 			err = -errno;
-			pr_warn("atomic: %s: cannot keep extended attribute %s on the new file: %s; "
-				"%s unchanged", af->display, p, strerror(errno), af->display);
+			say(af->flags, "atomic: %s: cannot keep extended attribute %s on the new file: %s; "
+			    "%s unchanged", af->display, p, strerror(errno), af->display);
 			goto out;
 		}
 	}
@@ -251,26 +272,85 @@ static int copy_metadata(struct atomic_file *af, int origfd)
 	if ((now.st_uid != o->st_uid || now.st_gid != o->st_gid) &&
 	    fchown(af->fd, o->st_uid, o->st_gid) < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: cannot give the new file its owner %u:%u: %s; %s unchanged",
-			af->display, (unsigned int)o->st_uid, (unsigned int)o->st_gid,
-			strerror(errno), af->display);
+		say(af->flags, "atomic: %s: cannot give the new file its owner %u:%u: %s; %s unchanged",
+		    af->display, (unsigned int)o->st_uid, (unsigned int)o->st_gid,
+		    strerror(errno), af->display);
 		return err;
 	}
 	if (fchmod(af->fd, o->st_mode & 07777) < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: cannot give the new file its mode %04o: %s", af->display,
-			(unsigned int)(o->st_mode & 07777), strerror(errno));
+		say(af->flags, "atomic: %s: cannot give the new file its mode %04o: %s",
+		    af->display, (unsigned int)(o->st_mode & 07777), strerror(errno));
 		return err;
 	}
 	return copy_xattrs(af, origfd);
 }
 
+/* ATOMIC_KEEP: what stands at the name, if anything, must be a regular
+ * file (not a symbolic link), and like_fd's file when like_fd >= 0. af
+ * keeps it open, to copy its attributes and to know it again at the rename. */
+static int open_target(struct atomic_file *af, int like_fd)
+{
+	const char *display = af->display;
+	struct stat like;
+	int fd, err;
+
+	/* O_NONBLOCK: a FIFO in the target's place must not hang us before
+	 * the type check refuses it. */
+	fd = openat(af->dirfd, af->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		if (errno == ELOOP && like_fd >= 0) {
+			/* We were to replace the file read through like_fd. */
+			say(af->flags, "atomic: %s: is now a symbolic link, no longer the file that "
+			    "was read; nothing written", display);
+			return -HP_E_MISMATCH;
+		}
+		if (errno == ELOOP) {
+			say(af->flags, "atomic: %s: is a symbolic link; name the file it points to",
+			    display);
+			return -HP_E_UNSUPPORTED;
+		}
+		if (errno != ENOENT || (af->flags & ATOMIC_MUST_EXIST)) {
+			say(af->flags, "atomic: %s: %s", display, strerror(errno));
+			return err;
+		}
+	} else {
+		af->origfd = fd;
+		if (fstat(fd, &af->orig) < 0) {
+			err = -errno;
+			say(af->flags, "atomic: %s: %s", display, strerror(errno));
+			return err;
+		}
+		if (!S_ISREG(af->orig.st_mode)) {
+			say(af->flags, "atomic: %s: not a regular file", display);
+			return -HP_E_UNSUPPORTED;
+		}
+		/* rename replaces this name only: other hard links keep the old
+		 * content, which the operator should know. */
+		if (af->orig.st_nlink > 1)
+			say(af->flags, "atomic: %s: has %lu hard links; only this name will get "
+			    "the new content", display, (unsigned long)af->orig.st_nlink);
+		af->replacing = true;
+	}
+	if (like_fd >= 0) {
+		if (fstat(like_fd, &like) < 0)
+			return -errno;
+		if (!af->replacing || like.st_dev != af->orig.st_dev ||
+		    like.st_ino != af->orig.st_ino) {
+			say(af->flags, "atomic: %s: no longer the file that was read; nothing written",
+			    display);
+			return -HP_E_MISMATCH;
+		}
+	}
+	return 0;
+}
+
 static int begin(int dirfd, bool own_dirfd, const char *name, const char *display, int like_fd,
-		 bool must_exist, mode_t mode, struct atomic_file **out)
+		 unsigned int flags, mode_t mode, struct atomic_file **out)
 {
 	struct atomic_file *af;
-	struct stat like;
-	int origfd = -1, err;
+	int err;
 
 	*out = NULL;
 	af = calloc(1, sizeof(*af));
@@ -283,6 +363,7 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 	af->own_dirfd = own_dirfd;
 	af->fd = -1;
 	af->origfd = -1;
+	af->flags = flags;
 	af->name = strdup(name);
 	af->display = strdup(display);
 	if (!af->name || !af->display) {
@@ -290,63 +371,19 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 		goto out;
 	}
 
-	/* O_NONBLOCK: a FIFO in the target's place must not hang us before
-	 * the type check refuses it. */
-	origfd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (origfd < 0) {
-		err = -errno;
-		if (errno == ELOOP && like_fd >= 0) {
-			/* We were to replace the file read through like_fd. */
-			pr_warn("atomic: %s: is now a symbolic link, no longer the file that was "
-				"read; nothing written", display);
-			err = -HP_E_MISMATCH;
+	if (flags & ATOMIC_KEEP) {
+		err = open_target(af, like_fd);
+		if (err)
 			goto out;
-		}
-		if (errno == ELOOP) {
-			pr_warn("atomic: %s: is a symbolic link; name the file it points to", display);
-			err = -HP_E_UNSUPPORTED;
-			goto out;
-		}
-		if (errno != ENOENT || must_exist) {
-			pr_warn("atomic: %s: %s", display, strerror(errno));
-			goto out;
-		}
-		err = 0;
-	} else {
-		if (fstat(origfd, &af->orig) < 0) {
-			err = -errno;
-			pr_warn("atomic: %s: %s", display, strerror(errno));
-			goto out;
-		}
-		if (!S_ISREG(af->orig.st_mode)) {
-			pr_warn("atomic: %s: not a regular file", display);
-			err = -HP_E_UNSUPPORTED;
-			goto out;
-		}
-		/* rename replaces this name only: other hard links keep the old
-		 * content, which the operator should know. */
-		if (af->orig.st_nlink > 1)
-			pr_warn("atomic: %s: has %lu hard links; only this name will get the new "
-				"content", display, (unsigned long)af->orig.st_nlink);
-		af->replacing = true;
-		af->origfd = origfd;
-		origfd = -1;
-	}
-	if (like_fd >= 0) {
-		if (fstat(like_fd, &like) < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!af->replacing || like.st_dev != af->orig.st_dev ||
-		    like.st_ino != af->orig.st_ino) {
-			pr_warn("atomic: %s: no longer the file that was read; nothing written",
-				display);
-			err = -HP_E_MISMATCH;
-			goto out;
-		}
+	} else if ((flags & ATOMIC_NO_REPLACE) && faccessat(dirfd, name, F_OK, 0) == 0) {
+		/* Checked again by the rename itself; this only spares the
+		 * writing when the answer is known already. */
+		say(flags, "atomic: %s: exists; not replaced", display);
+		err = -EEXIST;
+		goto out;
 	}
 
-	atomic_file_clean(dirfd, name, display);
+	clean(dirfd, name, display, flags);
 	err = create_tmp(af);
 	if (err)
 		goto out;
@@ -354,8 +391,8 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 		err = copy_metadata(af, af->origfd);
 	} else if (fchmod(af->fd, mode & 07777) < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: cannot set mode %04o: %s", display, (unsigned int)(mode & 07777),
-			strerror(errno));
+		say(flags, "atomic: %s: cannot set mode %04o: %s", display,
+		    (unsigned int)(mode & 07777), strerror(errno));
 	}
 	if (err)
 		goto out;
@@ -363,13 +400,13 @@ static int begin(int dirfd, bool own_dirfd, const char *name, const char *displa
 	*out = af;
 	af = NULL;
 out:
-	if (origfd >= 0)
-		close(origfd);
 	atomic_file_close(af);
 	return err;
 }
 
-int atomic_file_open(const char *path, int like_fd, struct atomic_file **out)
+/* begin() for a path: the directory opened, the last component the name. */
+static int open_path(const char *path, int like_fd, unsigned int flags, mode_t mode,
+		     struct atomic_file **out)
 {
 	char *copy = NULL;
 	const char *dir, *base;
@@ -390,20 +427,32 @@ int atomic_file_open(const char *path, int like_fd, struct atomic_file **out)
 		base = copy;
 	}
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
-		pr_warn("atomic: %s: not a file name", path);
+		say(flags, "atomic: %s: not a file name", path);
 		free(copy);
 		return -EINVAL;
 	}
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: cannot open its directory %s: %s", path, dir, strerror(errno));
+		say(flags, "atomic: %s: cannot open its directory %s: %s", path, dir,
+		    strerror(errno));
 		free(copy);
 		return err;
 	}
-	err = begin(dirfd, true, base, path, like_fd, true, 0, out);
+	err = begin(dirfd, true, base, path, like_fd, flags, mode, out);
 	free(copy);
 	return err;
+}
+
+int atomic_file_open(const char *path, int like_fd, struct atomic_file **out)
+{
+	return open_path(path, like_fd, ATOMIC_KEEP | ATOMIC_MUST_EXIST, 0, out);
+}
+
+int atomic_file_create(const char *path, mode_t mode, unsigned int flags,
+		       struct atomic_file **out)
+{
+	return open_path(path, -1, flags, mode, out);
 }
 
 int atomic_file_openat(int dirfd, const char *name, const char *display, mode_t mode,
@@ -413,7 +462,7 @@ int atomic_file_openat(int dirfd, const char *name, const char *display, mode_t 
 		pr_warn("atomic: %s: not a file name", display);
 		return -EINVAL;
 	}
-	return begin(dirfd, false, name, display, -1, false, mode, out);
+	return begin(dirfd, false, name, display, -1, ATOMIC_KEEP, mode, out);
 }
 
 int atomic_file_fd(const struct atomic_file *af)
@@ -432,8 +481,8 @@ static int write_all(struct atomic_file *af, const char *p, size_t len)
 			continue;
 		if (n < 0) {
 			err = -errno;
-			pr_warn("atomic: %s: writing the new content: %s; %s unchanged", af->display,
-				strerror(errno), af->display);
+			say(af->flags, "atomic: %s: writing the new content: %s; %s unchanged",
+			    af->display, strerror(errno), af->display);
 			return err;
 		}
 		p += n;
@@ -466,7 +515,7 @@ int atomic_file_copy(struct atomic_file *af, int srcfd, const char *srcname)
 
 	if (fstat(srcfd, &sb) < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: %s", srcname, strerror(errno));
+		say(af->flags, "atomic: %s: %s", srcname, strerror(errno));
 		return err;
 	}
 	buf = malloc(COPY_CHUNK);
@@ -483,8 +532,8 @@ int atomic_file_copy(struct atomic_file *af, int srcfd, const char *srcname)
 			continue;
 		if (n < 0) {
 			err = -errno;
-			pr_warn("atomic: %s: reading: %s; %s unchanged", srcname, strerror(errno),
-				af->display);
+			say(af->flags, "atomic: %s: reading: %s; %s unchanged", srcname,
+			    strerror(errno), af->display);
 			goto out;
 		}
 		if (n == 0)
@@ -501,6 +550,24 @@ int atomic_file_copy(struct atomic_file *af, int srcfd, const char *srcname)
 out:
 	free(buf);
 	return err;
+}
+
+/* The rename itself; ATOMIC_NO_REPLACE refuses a name that appeared since
+ * the open: never clobber a key someone else just wrote. */
+static int rename_into_place(struct atomic_file *af)
+{
+	if (!(af->flags & ATOMIC_NO_REPLACE))
+		return renameat(af->dirfd, af->tmpname, af->dirfd, af->name) < 0 ? -errno : 0;
+	if (renameat2(af->dirfd, af->tmpname, af->dirfd, af->name, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* link(2) refuses an existing name too, where the file system
+	 * lacks RENAME_NOREPLACE. */
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(af->dirfd, af->tmpname, af->dirfd, af->name, 0) < 0)
+		return -errno;
+	unlinkat(af->dirfd, af->tmpname, 0);
+	return 0;
 }
 
 int atomic_file_commit(struct atomic_file *af)
@@ -520,8 +587,8 @@ int atomic_file_commit(struct atomic_file *af)
 	}
 	if (fsync(af->fd) < 0) {
 		err = -errno;
-		pr_warn("atomic: %s: syncing the new content: %s; %s unchanged", af->display,
-			strerror(errno), af->display);
+		say(af->flags, "atomic: %s: syncing the new content: %s; %s unchanged", af->display,
+		    strerror(errno), af->display);
 		return err;
 	}
 	fault_point("atomic-synced");
@@ -530,25 +597,27 @@ int atomic_file_commit(struct atomic_file *af)
 		 * wrote was made from the old one, so stop. */
 		if (fstatat(af->dirfd, af->name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    now.st_dev != af->orig.st_dev || now.st_ino != af->orig.st_ino) {
-			pr_warn("atomic: %s: replaced by someone else while the new content was "
-				"written; nothing changed by us", af->display);
+			say(af->flags, "atomic: %s: replaced by someone else while the new content was "
+			    "written; nothing changed by us", af->display);
 			return -HP_E_MISMATCH;
 		}
 	}
-	if (renameat(af->dirfd, af->tmpname, af->dirfd, af->name) < 0) {
-		err = -errno;
-		pr_warn("atomic: %s: renaming the new content into place: %s; %s unchanged",
-			af->display, strerror(errno), af->display);
+	err = rename_into_place(af);
+	if (err) {
+		say(af->flags, "atomic: %s: renaming the new content into place: %s; %s unchanged",
+		    af->display, strerror(-err), af->display);
 		return err;
 	}
 	free(af->tmpname);
 	af->tmpname = NULL;
 	af->committed = true;
 	fault_point("atomic-renamed");
-	if (fsync(af->dirfd) < 0) {
+	/* EINVAL: the file system cannot sync a directory at all, so there
+	 * is nothing more to wait for. */
+	if (fsync(af->dirfd) < 0 && errno != EINVAL) {
 		err = -errno;
-		pr_warn("atomic: %s: replaced, but syncing its directory failed: %s; the change "
-			"may not survive a crash", af->display, strerror(errno));
+		say(af->flags, "atomic: %s: replaced, but syncing its directory failed: %s; the change "
+		    "may not survive a crash", af->display, strerror(errno));
 		return err;
 	}
 	fault_point("atomic-done");
@@ -560,8 +629,8 @@ void atomic_file_close(struct atomic_file *af)
 	if (!af)
 		return;
 	if (af->tmpname && unlinkat(af->dirfd, af->tmpname, 0) < 0 && errno != ENOENT)
-		pr_warn("atomic: %s: cannot remove the temporary file %s: %s", af->display,
-			af->tmpname, strerror(errno));
+		say(af->flags, "atomic: %s: cannot remove the temporary file %s: %s", af->display,
+		    af->tmpname, strerror(errno));
 	if (af->fd >= 0)
 		close(af->fd);
 	if (af->origfd >= 0)
@@ -574,12 +643,13 @@ void atomic_file_close(struct atomic_file *af)
 	free(af);
 }
 
-int atomic_file_replace(const char *path, int like_fd, const void *buf, size_t len)
+static int put(const char *path, int like_fd, unsigned int flags, mode_t mode, const void *buf,
+	       size_t len)
 {
 	struct atomic_file *af = NULL;
 	int err;
 
-	err = atomic_file_open(path, like_fd, &af);
+	err = open_path(path, like_fd, flags, mode, &af);
 	if (err)
 		goto out;
 	err = atomic_file_write(af, buf, len);
@@ -589,4 +659,15 @@ int atomic_file_replace(const char *path, int like_fd, const void *buf, size_t l
 out:
 	atomic_file_close(af);
 	return err;
+}
+
+int atomic_file_replace(const char *path, int like_fd, const void *buf, size_t len)
+{
+	return put(path, like_fd, ATOMIC_KEEP | ATOMIC_MUST_EXIST, 0, buf, len);
+}
+
+int atomic_file_put(const char *path, mode_t mode, unsigned int flags, const void *buf,
+		    size_t len)
+{
+	return put(path, -1, flags, mode, buf, len);
 }

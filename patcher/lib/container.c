@@ -20,6 +20,7 @@
 
 #include "hotpatch.h"
 #include "internal.h"
+#include "atomic_file.h"
 #include "fileio.h"
 
 static const unsigned char container_magic[8] = { 'H', 'P', 'P', 'A', 'Y', 'L', 'D', '\0' };
@@ -380,7 +381,7 @@ int hp_container__write_file(const char *path, const void *data, size_t len)
 	err = hp_container__pack(data, len, &buf, &buf_len);
 	if (err)
 		goto out;
-	err = fileio_write_atomic(path, buf, buf_len, 0644, true);
+	err = atomic_file_put(path, 0644, ATOMIC_QUIET, buf, buf_len);
 	if (err)
 		pr_warn("container: %s: cannot write: %s", path, hp_strerror(err));
 out:

@@ -1,18 +1,13 @@
-/* Bounded reads and atomic writes of small whole files.
+/* Bounded reads of small whole files.
  *
  * Keys, signatures and payload containers are read whole and checked before
  * anything trusts them, so the read itself must be bounded: the size comes
  * from fstat, and a file that grows while it is read is still cut at the
- * bound. Writes go through a temporary file and rename(2), so an
- * interrupted run never leaves half a key or half a signature behind.
+ * bound. (They are written through atomic_file.c, as every file is.)
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,116 +93,5 @@ out:
 	free(data);
 	if (fd >= 0)
 		close(fd);
-	return err;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int sync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, err = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-	} else {
-		if (fsync(fd) < 0 && errno != EINVAL)
-			err = -errno;
-		close(fd);
-	}
-	free(copy);
-	return err;
-}
-
-int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			bool replace)
-{
-	char *tmp = NULL;
-	int fd = -1, err = 0;
-
-	if (!replace && access(path, F_OK) == 0) {
-		err = -EEXIST;
-		goto out;
-	}
-	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	/* mkostemp makes 0600; a public key or a signature is meant to be read. */
-	if (fchmod(fd, mode) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write_all(fd, data, len);
-	if (err)
-		goto out;
-	if (fsync(fd) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (replace) {
-		if (rename(tmp, path) < 0) {
-			err = -errno;
-			goto out;
-		}
-	} else {
-		/* Fails if path appeared meanwhile: never clobber a key someone
-		 * else just wrote. link(2) does the same where the filesystem
-		 * lacks RENAME_NOREPLACE. */
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-			if (errno != EINVAL && errno != ENOSYS) {
-				err = -errno;
-				goto out;
-			}
-			if (link(tmp, path) < 0) {
-				err = -errno;
-				goto out;
-			}
-			unlink(tmp);
-		}
-	}
-	free(tmp);
-	tmp = NULL;
-	err = sync_dir_of(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
 	return err;
 }

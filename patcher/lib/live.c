@@ -77,6 +77,7 @@ struct live_ctx {
 	struct pt_group g;             /* its threads */
 	struct remote r;               /* its memory */
 	struct procmaps pm;            /* its mappings, read before the window */
+	struct found *rec;             /* the package's record in it; NULL: none */
 	unsigned int retries;          /* windows to try */
 	unsigned int backoff_us;       /* pause after the first busy window */
 	size_t stack_scan;             /* bytes of stack scanned per thread */
@@ -85,8 +86,10 @@ struct live_ctx {
 	struct sched_param old_param;  /* and its parameters */
 	bool boosted;                  /* old_policy must be restored */
 	unsigned int nstopped;         /* threads held in the last window */
+	unsigned int attempts;         /* windows tried, the last one included */
 };
 
+/* Everything in c "not yet held", so live_end() may run from any point. */
 static void ctx_init(struct live_ctx *c, pid_t pid, const struct hp_live_opts *opts)
 {
 	memset(c, 0, sizeof(*c));
@@ -98,11 +101,15 @@ static void ctx_init(struct live_ctx *c, pid_t pid, const struct hp_live_opts *o
 	c->stack_scan &= ~(size_t)7;
 }
 
-static void ctx_fini(struct live_ctx *c)
+/* Let the process go, whatever live_begin() got hold of: threads still held
+ * are detached (they run on), its memory closed, the rest freed. */
+static void live_end(struct live_ctx *c)
 {
 	remote_close(&c->r);
 	ptrace_release(&c->g);
 	procmaps_free(&c->pm);
+	free(c->rec);
+	c->rec = NULL;
 	free(c->stack_buf);
 	c->stack_buf = NULL;
 }
@@ -169,6 +176,8 @@ static void rec_func_name(char *dst, const char *name)
 /* Read a record at base; 0 when one with a sane layout is there. */
 static int read_record(struct remote *r, uint64_t base, uint64_t map_size, struct found *f)
 {
+	unsigned int i;
+
 	if (remote_read(r, base, &f->hdr, sizeof(f->hdr)))
 		return -1;
 	if (memcmp(f->hdr.magic, LIVE_MAGIC, 8) || f->hdr.version != LIVE_VERSION ||
@@ -181,6 +190,8 @@ static int read_record(struct remote *r, uint64_t base, uint64_t map_size, struc
 			(size_t)f->hdr.nfuncs * sizeof(f->funcs[0])))
 		return -1;
 	f->hdr.id[sizeof(f->hdr.id) - 1] = '\0';
+	for (i = 0; i < f->hdr.nfuncs; i++)
+		f->funcs[i].name[sizeof(f->funcs[i].name) - 1] = '\0';
 	f->base = base;
 	return 0;
 }
@@ -230,6 +241,49 @@ static int find_record(struct remote *r, const struct procmaps *pm, const char *
 	}
 	free(f);
 	return have ? 0 : -HP_E_NOT_APPLIED;
+}
+
+/* Take hold of the process for an apply, a rollback or a completion: every
+ * thread seized (seized: the fault point reached then, or NULL), its memory
+ * open, its mappings read, and c->rec the record of package id it holds, if
+ * any. On error what was taken stays in c: the caller's live_end() at its
+ * out: label releases it either way. what ("patch", "rollback") names the
+ * operation when the process turns out to have exited. */
+static int live_begin(struct live_ctx *c, const char *id, const char *seized, const char *what)
+{
+	struct found *rec = NULL;
+	int err;
+
+	err = ptrace_seize_all(&c->g, c->pid);
+	if (err)
+		goto out;
+	if (seized)
+		fault_point(seized);
+	err = remote_open(&c->r, &c->g);
+	if (err)
+		goto out;
+	err = procmaps_read(c->pid, &c->pm);
+	if (err) {
+		err = gone_or(c, err, what);
+		goto out;
+	}
+	rec = malloc(sizeof(*rec));
+	if (!rec) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = find_record(&c->r, &c->pm, id, rec);
+	if (err == -HP_E_NOT_APPLIED) {
+		err = 0;
+		goto out;
+	}
+	if (err)
+		goto out;
+	c->rec = rec;
+	rec = NULL;
+out:
+	free(rec);
+	return err;
 }
 
 /* Unmap the regions of package id that a killed run left behind before
@@ -377,11 +431,11 @@ static void sleep_us(unsigned int us)
 		;
 }
 
-static void fill_result(struct live_ctx *c, struct hp_live_result *res, unsigned int attempts)
+static void fill_result(struct live_ctx *c, struct hp_live_result *res)
 {
 	if (!res)
 		return;
-	res->attempts = attempts;
+	res->attempts = c->attempts;
 	res->threads = c->nstopped;
 	if (c->g.last_resume_ns > c->g.first_stop_ns)
 		res->stop_ns = c->g.last_resume_ns - c->g.first_stop_ns;
@@ -454,6 +508,136 @@ out:
 	return err;
 }
 
+/* Each site of rec must hold its jump or, where a killed run got that far,
+ * its original bytes already; anything else was written by someone else. */
+static int check_sites(struct live_ctx *c, const struct found *rec, const char *what)
+{
+	uint8_t cur[sizeof(rec->funcs[0].jump)];
+	unsigned int i;
+
+	for (i = 0; i < rec->hdr.nfuncs; i++) {
+		const struct live_rec_func *fn = &rec->funcs[i];
+
+		/* The length comes from the process: never read past cur. */
+		if (fn->jump_len != LIVE_JUMP_LEN ||
+		    remote_read(&c->r, fn->entry + fn->patch_off, cur, fn->jump_len))
+			return gone_or(c, -EIO, what);
+		if (memcmp(cur, fn->jump, fn->jump_len) && memcmp(cur, fn->orig, fn->jump_len)) {
+			pr_warn("live: pid %d: %s at %#llx: holds neither the jump of %s nor the original bytes",
+				(int)c->pid, fn->name, (unsigned long long)fn->entry, rec->hdr.id);
+			return -HP_E_STATE;
+		}
+	}
+	return 0;
+}
+
+/* The guard of one redirected function: no thread may be inside the bytes
+ * its jump replaces (one at the site itself just takes the jump); whole:
+ * nor anywhere in the function, nor hold a return address into it. */
+static void guard_func(struct guard *g, const char *name, uint64_t entry, uint64_t size,
+		       uint64_t site, bool whole)
+{
+	g->name = name;
+	g->base = entry;
+	g->lo = site + 1;
+	g->hi = whole ? entry + size : site + LIVE_JUMP_LEN;
+	g->stack = whole;
+}
+
+/* What a window must find, every thread stopped, before anything is written. */
+struct window {
+	const struct hp_live_patch *patch; /* entries still match its fingerprints; or, if NULL, */
+	const struct found *rec;           /* each site holds rec's jump or its original bytes */
+	const struct guard *gd;            /* where no thread may be */
+	size_t ngd;                        /* entries in gd */
+	const char *stopped;               /* fault point once all are stopped, or NULL */
+	const char *what;                  /* "patch" or "rollback", for messages */
+};
+
+/* Resume every thread. detach: let them go as well, after the writes;
+ * detaching resumes as fast as PTRACE_CONT does, and saves stopping every
+ * thread again to detach it afterwards. */
+static void window_close(struct live_ctx *c, bool detach)
+{
+	ptrace_resume_all(&c->g, detach);
+	unboost(c);
+}
+
+/* Stop every thread and check w. While a thread is in the way, resume them
+ * all and try again after a growing pause, c->retries more times, the last
+ * one saying which thread is where. Returns 0 with every thread stopped: the
+ * caller writes, then calls window_close(). Else an error, every thread
+ * running again; when the checks refused (rather than stopping failing),
+ * res says how many windows were tried and how long the last one lasted. */
+static int window_open(struct live_ctx *c, const struct window *w, struct hp_live_result *res)
+{
+	unsigned int backoff = c->backoff_us;
+	int err;
+
+	for (c->attempts = 1;; c->attempts++) {
+		boost(c);
+		err = ptrace_stop_all(&c->g);
+		if (err) {
+			unboost(c);
+			return err;
+		}
+		c->nstopped = (unsigned int)ptrace_live_threads(&c->g);
+		if (w->stopped)
+			fault_point(w->stopped);
+		err = w->patch ? check_entries(c, w->patch, true) : check_sites(c, w->rec, w->what);
+		if (!err)
+			err = check_threads(c, w->gd, w->ngd, c->attempts > c->retries);
+		if (!err)
+			return 0;
+		window_close(c, false);
+		if (err != -HP_E_BUSY || c->attempts > c->retries) {
+			fill_result(c, res);
+			return err;
+		}
+		sleep_us(backoff);
+		backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
+	}
+}
+
+/* In a window, write at the sites of fn[0..n) that todo marks (NULL: all)
+ * their jump (jump) or their original bytes; partial is the fault point
+ * after the first of several writes, or NULL. When a write fails, every
+ * site written so far gets its other bytes back, the failed one too: a
+ * write crossing a page boundary may have changed part of it. */
+static int write_sites(struct live_ctx *c, const struct live_rec_func *fn, unsigned int n,
+		       const bool *todo, bool jump, const char *partial)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		if (todo && !todo[i])
+			continue;
+		err = remote_write(&c->r, fn[i].entry + fn[i].patch_off,
+				   jump ? fn[i].jump : fn[i].orig, fn[i].jump_len);
+		if (err)
+			break;
+		if (i == 0 && n > 1 && partial)
+			fault_point(partial);
+	}
+	if (!err)
+		return 0;
+	do {
+		if (!todo || todo[i])
+			remote_write(&c->r, fn[i].entry + fn[i].patch_off,
+				     jump ? fn[i].orig : fn[i].jump, fn[i].jump_len);
+	} while (i--);
+	return err;
+}
+
+/* The state in the record at base, written before the threads resume so
+ * no reader sees jumps and a state that disagree. Best effort: status
+ * counts the jumps themselves. */
+static void set_state(struct live_ctx *c, uint64_t base, uint32_t state)
+{
+	remote_write(&c->r, base + offsetof(struct live_rec_hdr, state), &state, sizeof(state));
+}
+
 int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp_live_opts *opts,
 		   struct hp_live_result *res)
 {
@@ -461,14 +645,12 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	struct live_ctx c;
 	struct live_rec_hdr *hdr;
 	struct live_rec_func *rf;
-	struct found *old = NULL;
 	struct guard *gd = NULL;
 	uint64_t *new_addr = NULL;
 	uint8_t *buf = NULL;
 	uint64_t lo = UINT64_MAX, hi = 0, base = 0, image_off, region_size, text_end;
-	unsigned int attempt = 0, backoff;
 	bool mapped = false;
-	size_t i, nwritten = 0;
+	size_t i;
 	long ret;
 	int err;
 
@@ -478,27 +660,12 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	err = check_patch(pid, patch);
 	if (err)
 		goto out;
-	err = ptrace_seize_all(&c.g, pid);
+	err = live_begin(&c, patch->id, "live-apply-seized", "patch");
 	if (err)
 		goto out;
-	fault_point("live-apply-seized");
-	err = remote_open(&c.r, &c.g);
-	if (err)
-		goto out;
-	err = procmaps_read(pid, &c.pm);
-	if (err) {
-		err = gone_or(&c, err, "patch");
-		goto out;
-	}
-
-	old = malloc(sizeof(*old));
-	if (!old) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (!find_record(&c.r, &c.pm, patch->id, old) && old->applied) {
+	if (c.rec && c.rec->applied) {
 		pr_info("live: pid %d: %s is already applied (region at %#llx)", (int)pid,
-			patch->id, (unsigned long long)old->base);
+			patch->id, (unsigned long long)c.rec->base);
 		err = -HP_E_ALREADY;
 		goto out;
 	}
@@ -575,19 +742,7 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 		rf->jump[0] = 0xe9;
 		memcpy(rf->jump + 1, &rel32, 4);
 		rec_func_name(rf->name, f->name);
-
-		/* The jump replaces bytes [site, site+5): a thread at site
-		 * itself just takes the jump. */
-		gd[i].name = f->name ? f->name : "?";
-		gd[i].base = f->entry;
-		if (entry_mode) {
-			gd[i].lo = site + 1;
-			gd[i].hi = site + LIVE_JUMP_LEN;
-		} else {
-			gd[i].lo = site + 1;
-			gd[i].hi = f->entry + f->size;
-			gd[i].stack = true;
-		}
+		guard_func(&gd[i], f->name ? f->name : "?", f->entry, f->size, site, !entry_mode);
 	}
 	fault_point("live-apply-linked");
 
@@ -636,75 +791,38 @@ int hp_live__apply(pid_t pid, const struct hp_live_patch *patch, const struct hp
 	}
 	fault_point("live-apply-written");
 
-	backoff = c.backoff_us;
-	for (attempt = 1;; attempt++) {
-		boost(&c);
-		err = ptrace_stop_all(&c.g);
-		if (err) {
-			unboost(&c);
-			goto out;
-		}
-		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
-		fault_point("live-apply-stopped");
-		err = check_entries(&c, patch, true);
-		if (!err)
-			err = check_threads(&c, gd, patch->nfuncs, attempt > c.retries);
-		if (err) {
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			if (err != -HP_E_BUSY || attempt > c.retries)
-				break;
-			sleep_us(backoff);
-			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
-			continue;
-		}
-		rf = (struct live_rec_func *)(buf + sizeof(*hdr));
-		for (nwritten = 0; nwritten < patch->nfuncs; nwritten++) {
-			err = remote_write(&c.r, rf[nwritten].entry + rf[nwritten].patch_off,
-					   rf[nwritten].jump, LIVE_JUMP_LEN);
-			if (err)
-				break;
-			if (nwritten == 0 && patch->nfuncs > 1)
-				fault_point("live-apply-partial");
-		}
-		if (err) {
-			/* Put back every jump already written. */
-			while (nwritten--)
-				remote_write(&c.r, rf[nwritten].entry + rf[nwritten].patch_off,
-					     rf[nwritten].orig, LIVE_JUMP_LEN);
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			err = gone_or(&c, err, "patch");
-			if (err != -HP_E_PROCESS)
-				pr_warn("live: pid %d: cannot write a jump: %s", (int)pid,
-					hp_strerror(err));
-			goto out;
-		}
-		fault_point("live-apply-jumped");
-		hdr->state = LIVE_APPLIED;
-		remote_write(&c.r, base + offsetof(struct live_rec_hdr, state), &hdr->state,
-			     sizeof(hdr->state));
-		ptrace_resume_all(&c.g, true);
-		unboost(&c);
-		mapped = false;
-		break;
+	err = window_open(&c, &(struct window){ .patch = patch, .gd = gd, .ngd = patch->nfuncs,
+						.stopped = "live-apply-stopped", .what = "patch" },
+			  res);
+	if (err) {
+		if (err == -HP_E_BUSY)
+			pr_warn("live: pid %d: %s: still busy after %u attempts; process left unchanged",
+				(int)pid, patch->id, c.attempts);
+		goto out;
 	}
-	fill_result(&c, res, attempt);
-	if (err == -HP_E_BUSY)
-		pr_warn("live: pid %d: %s: still busy after %u attempts; process left unchanged",
-			(int)pid, patch->id, attempt);
-	if (!err) {
-		fault_point("live-apply-resumed");
-		pr_info("live: pid %d: %s applied (%zu functions, region %#llx, %u threads stopped %.1f us)",
-			(int)pid, patch->id, patch->nfuncs, (unsigned long long)base,
-			res ? res->threads : 0, res ? res->stop_ns / 1000.0 : 0.0);
+	rf = (struct live_rec_func *)(buf + sizeof(*hdr));
+	err = write_sites(&c, rf, (unsigned int)patch->nfuncs, NULL, true, "live-apply-partial");
+	if (err) {
+		window_close(&c, false);
+		err = gone_or(&c, err, "patch");
+		if (err != -HP_E_PROCESS)
+			pr_warn("live: pid %d: cannot write a jump: %s", (int)pid, hp_strerror(err));
+		goto out;
 	}
+	fault_point("live-apply-jumped");
+	set_state(&c, base, LIVE_APPLIED);
+	window_close(&c, true);
+	mapped = false;
+	fill_result(&c, res);
+	fault_point("live-apply-resumed");
+	pr_info("live: pid %d: %s applied (%zu functions, region %#llx, %u threads stopped %.1f us)",
+		(int)pid, patch->id, patch->nfuncs, (unsigned long long)base,
+		res ? res->threads : 0, res ? res->stop_ns / 1000.0 : 0.0);
 out:
 	/* Nothing refers to the region unless a jump was written. */
 	if (mapped)
 		unmap_region(&c, base, region_size);
-	ctx_fini(&c);
-	free(old);
+	live_end(&c);
 	free(gd);
 	free(new_addr);
 	free(buf);
@@ -716,13 +834,11 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 {
 	bool entry_mode = opts && opts->consistency == HP_LIVE_ENTRY;
 	struct live_ctx c;
-	struct found *f = NULL;
+	const struct found *f;
 	struct guard *gd = NULL;
-	unsigned int attempt = 0, backoff, i, nw = 0;
+	unsigned int i;
 	bool in_use = true;
-	uint32_t state;
 	size_t ngd;
-	uint8_t cur[16];
 	int err;
 
 	ctx_init(&c, pid, opts);
@@ -732,29 +848,13 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 		pr_warn("live: pid %d: rollback needs a package id", (int)pid);
 		return -EINVAL;
 	}
-	err = ptrace_seize_all(&c.g, pid);
+	err = live_begin(&c, id, "live-rollback-seized", "rollback");
 	if (err)
 		goto out;
-	fault_point("live-rollback-seized");
-	err = remote_open(&c.r, &c.g);
-	if (err)
-		goto out;
-	err = procmaps_read(pid, &c.pm);
-	if (err) {
-		err = gone_or(&c, err, "rollback");
-		goto out;
-	}
-	f = malloc(sizeof(*f));
-	if (!f) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = find_record(&c.r, &c.pm, id, f);
-	if (!err && !f->applied)
+	f = c.rec;
+	if (!f || !f->applied) {
+		pr_info("live: pid %d: %s is not applied", (int)pid, id);
 		err = -HP_E_NOT_APPLIED;
-	if (err) {
-		if (err == -HP_E_NOT_APPLIED)
-			pr_info("live: pid %d: %s is not applied", (int)pid, id);
 		goto out;
 	}
 	if (res) {
@@ -769,94 +869,37 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < f->hdr.nfuncs; i++) {
-		uint64_t site = f->funcs[i].entry + f->funcs[i].patch_off;
-
-		f->funcs[i].name[63] = '\0';
-		gd[i].name = f->funcs[i].name;
-		gd[i].base = f->funcs[i].entry;
-		gd[i].lo = site + 1;
-		gd[i].hi = site + f->funcs[i].jump_len;
-	}
+	for (i = 0; i < f->hdr.nfuncs; i++)
+		guard_func(&gd[i], f->funcs[i].name, f->funcs[i].entry, f->funcs[i].size,
+			   f->funcs[i].entry + f->funcs[i].patch_off, false);
 	gd[ngd - 1].name = "payload";
 	gd[ngd - 1].base = f->base;
 	gd[ngd - 1].lo = f->base + f->hdr.image_off;
 	gd[ngd - 1].hi = f->base + f->hdr.region_size;
 	gd[ngd - 1].stack = true;
 
-	backoff = c.backoff_us;
-	for (attempt = 1;; attempt++) {
-		boost(&c);
-		err = ptrace_stop_all(&c.g);
-		if (err) {
-			unboost(&c);
-			goto out;
-		}
-		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
-		fault_point("live-rollback-stopped");
-		/* Each entry must hold our jump or, if a killed run got that
-		 * far, the original already. */
-		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
-			const struct live_rec_func *fn = &f->funcs[i];
-
-			if (remote_read(&c.r, fn->entry + fn->patch_off, cur, fn->jump_len))
-				err = gone_or(&c, -EIO, "rollback");
-			else if (memcmp(cur, fn->jump, fn->jump_len) &&
-				 memcmp(cur, fn->orig, fn->jump_len)) {
-				pr_warn("live: pid %d: %s at %#llx: holds neither the jump of %s nor the original bytes",
-					(int)pid, fn->name, (unsigned long long)fn->entry, id);
-				err = -HP_E_STATE;
-			}
-		}
-		if (!err)
-			err = check_threads(&c, gd, entry_mode ? ngd - 1 : ngd, attempt > c.retries);
-		if (err) {
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			if (err != -HP_E_BUSY || attempt > c.retries)
-				break;
-			sleep_us(backoff);
-			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
-			continue;
-		}
-		for (nw = 0; nw < f->hdr.nfuncs; nw++) {
-			const struct live_rec_func *fn = &f->funcs[nw];
-
-			err = remote_write(&c.r, fn->entry + fn->patch_off, fn->orig, fn->jump_len);
-			if (err)
-				break;
-			if (nw == 0 && f->hdr.nfuncs > 1)
-				fault_point("live-rollback-partial");
-		}
-		if (err) {
-			while (nw--)
-				remote_write(&c.r, f->funcs[nw].entry + f->funcs[nw].patch_off,
-					     f->funcs[nw].jump, f->funcs[nw].jump_len);
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			err = gone_or(&c, err, "rollback");
-			goto out;
-		}
-		fault_point("live-rollback-restored");
-		/* Nothing jumps into the payload any more; it can go once no
-		 * thread is in it nor will return into it. */
-		in_use = entry_mode ? check_threads(&c, &gd[ngd - 1], 1, false) != 0 : false;
-		state = LIVE_ROLLED_BACK;
-		remote_write(&c.r, f->base + offsetof(struct live_rec_hdr, state), &state,
-			     sizeof(state));
-		/* Detaching resumes as fast as PTRACE_CONT does, and saves
-		 * stopping every thread again to detach it afterwards. */
-		ptrace_resume_all(&c.g, true);
-		unboost(&c);
-		break;
-	}
-	fill_result(&c, res, attempt);
+	err = window_open(&c, &(struct window){ .rec = f, .gd = gd, .ngd = entry_mode ? ngd - 1 : ngd,
+						.stopped = "live-rollback-stopped", .what = "rollback" },
+			  res);
 	if (err) {
 		if (err == -HP_E_BUSY)
 			pr_warn("live: pid %d: %s: still busy after %u attempts; process left unchanged",
-				(int)pid, id, attempt);
+				(int)pid, id, c.attempts);
 		goto out;
 	}
+	err = write_sites(&c, f->funcs, f->hdr.nfuncs, NULL, false, "live-rollback-partial");
+	if (err) {
+		window_close(&c, false);
+		err = gone_or(&c, err, "rollback");
+		goto out;
+	}
+	fault_point("live-rollback-restored");
+	/* Nothing jumps into the payload any more; it can go once no thread
+	 * is in it nor will return into it. */
+	in_use = entry_mode ? check_threads(&c, &gd[ngd - 1], 1, false) != 0 : false;
+	set_state(&c, f->base, LIVE_ROLLED_BACK);
+	window_close(&c, true);
+	fill_result(&c, res);
 	fault_point("live-rollback-resumed");
 	if (!in_use) {
 		/* One thread is enough to run munmap. */
@@ -874,9 +917,8 @@ int hp_live__rollback(pid_t pid, const char *id, const struct hp_live_opts *opts
 	pr_info("live: pid %d: %s rolled back (region %#llx %s)", (int)pid, id,
 		(unsigned long long)f->base, in_use ? "kept: a thread may still use it" : "released");
 out:
-	ctx_fini(&c);
+	live_end(&c);
 	free(gd);
-	free(f);
 	return err;
 }
 
@@ -885,11 +927,10 @@ int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts
 {
 	bool entry_mode = opts && opts->consistency == HP_LIVE_ENTRY;
 	struct live_ctx c;
-	struct found *f = NULL;
+	const struct found *f;
 	struct guard *gd = NULL;
 	bool *todo = NULL;
-	unsigned int attempt = 0, backoff, i, ngd = 0;
-	uint32_t state = LIVE_APPLIED;
+	unsigned int i, ngd = 0;
 	uint8_t cur[16];
 	int err;
 
@@ -900,28 +941,11 @@ int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts
 		pr_warn("live: pid %d: completing needs a package id", (int)pid);
 		return -EINVAL;
 	}
-	err = ptrace_seize_all(&c.g, pid);
+	err = live_begin(&c, id, NULL, "patch");
 	if (err)
 		goto out;
-	err = remote_open(&c.r, &c.g);
-	if (err)
-		goto out;
-	err = procmaps_read(pid, &c.pm);
-	if (err) {
-		err = gone_or(&c, err, "patch");
-		goto out;
-	}
-	f = malloc(sizeof(*f));
-	gd = calloc(LIVE_MAX_FUNCS, sizeof(*gd));
-	todo = calloc(LIVE_MAX_FUNCS, sizeof(*todo));
-	if (!f || !gd || !todo) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = find_record(&c.r, &c.pm, id, f);
-	if (err)
-		goto out;
-	if (!f->applied) {
+	f = c.rec;
+	if (!f || !f->applied) {
 		/* A record with no jump in place was never half applied: a
 		 * fresh apply (which releases it) is the way on. */
 		err = -HP_E_NOT_APPLIED;
@@ -931,6 +955,12 @@ int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts
 		pr_info("live: pid %d: %s is already applied (region at %#llx)", (int)pid, id,
 			(unsigned long long)f->base);
 		err = -HP_E_ALREADY;
+		goto out;
+	}
+	gd = calloc(LIVE_MAX_FUNCS, sizeof(*gd));
+	todo = calloc(LIVE_MAX_FUNCS, sizeof(*todo));
+	if (!gd || !todo) {
+		err = -ENOMEM;
 		goto out;
 	}
 	if (res) {
@@ -943,7 +973,6 @@ int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts
 		const struct live_rec_func *fn = &f->funcs[i];
 		uint64_t site = fn->entry + fn->patch_off;
 
-		f->funcs[i].name[63] = '\0';
 		if (fn->jump_len != LIVE_JUMP_LEN || remote_read(&c.r, site, cur, fn->jump_len)) {
 			err = gone_or(&c, -EIO, "patch");
 			goto out;
@@ -951,80 +980,32 @@ int hp_live__complete(pid_t pid, const char *id, const struct hp_live_opts *opts
 		if (!memcmp(cur, fn->jump, fn->jump_len))
 			continue;
 		todo[i] = true;
-		gd[ngd].name = f->funcs[i].name;
-		gd[ngd].base = fn->entry;
-		gd[ngd].lo = site + 1;
-		gd[ngd].hi = entry_mode ? site + fn->jump_len : fn->entry + fn->size;
-		gd[ngd].stack = !entry_mode;
-		ngd++;
+		guard_func(&gd[ngd++], fn->name, fn->entry, fn->size, site, !entry_mode);
 	}
 
-	backoff = c.backoff_us;
-	for (attempt = 1;; attempt++) {
-		boost(&c);
-		err = ptrace_stop_all(&c.g);
-		if (err) {
-			unboost(&c);
-			goto out;
-		}
-		c.nstopped = (unsigned int)ptrace_live_threads(&c.g);
-		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
-			const struct live_rec_func *fn = &f->funcs[i];
-
-			if (remote_read(&c.r, fn->entry + fn->patch_off, cur, fn->jump_len))
-				err = gone_or(&c, -EIO, "patch");
-			else if (memcmp(cur, fn->jump, fn->jump_len) &&
-				 memcmp(cur, fn->orig, fn->jump_len)) {
-				pr_warn("live: pid %d: %s at %#llx: holds neither the jump of %s nor the original bytes",
-					(int)pid, fn->name, (unsigned long long)fn->entry, id);
-				err = -HP_E_STATE;
-			}
-		}
-		if (!err)
-			err = check_threads(&c, gd, ngd, attempt > c.retries);
-		if (err) {
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			if (err != -HP_E_BUSY || attempt > c.retries)
-				break;
-			sleep_us(backoff);
-			backoff = backoff * 2 > MAX_BACKOFF_US ? MAX_BACKOFF_US : backoff * 2;
-			continue;
-		}
-		for (i = 0; i < f->hdr.nfuncs && !err; i++) {
-			if (todo[i])
-				err = remote_write(&c.r, f->funcs[i].entry + f->funcs[i].patch_off,
-						   f->funcs[i].jump, f->funcs[i].jump_len);
-		}
-		if (err) {
-			/* Back to where we found it: the jumps we wrote go. */
-			while (i--)
-				if (todo[i])
-					remote_write(&c.r, f->funcs[i].entry + f->funcs[i].patch_off,
-						     f->funcs[i].orig, f->funcs[i].jump_len);
-			ptrace_resume_all(&c.g, false);
-			unboost(&c);
-			err = gone_or(&c, err, "patch");
-			goto out;
-		}
-		remote_write(&c.r, f->base + offsetof(struct live_rec_hdr, state), &state,
-			     sizeof(state));
-		ptrace_resume_all(&c.g, true);
-		unboost(&c);
-		break;
+	err = window_open(&c, &(struct window){ .rec = f, .gd = gd, .ngd = ngd, .what = "patch" },
+			  res);
+	if (err) {
+		if (err == -HP_E_BUSY)
+			pr_warn("live: pid %d: %s: still busy after %u attempts; process left as it was (%u of %u functions redirected)",
+				(int)pid, id, c.attempts, f->applied, f->hdr.nfuncs);
+		goto out;
 	}
-	fill_result(&c, res, attempt);
-	if (err == -HP_E_BUSY)
-		pr_warn("live: pid %d: %s: still busy after %u attempts; process left as it was (%u of %u functions redirected)",
-			(int)pid, id, attempt, f->applied, f->hdr.nfuncs);
-	if (!err)
-		pr_info("live: pid %d: %s completed: %u of %u functions were redirected, now all",
-			(int)pid, id, f->applied, f->hdr.nfuncs);
+	err = write_sites(&c, f->funcs, f->hdr.nfuncs, todo, true, NULL);
+	if (err) {
+		window_close(&c, false);
+		err = gone_or(&c, err, "patch");
+		goto out;
+	}
+	set_state(&c, f->base, LIVE_APPLIED);
+	window_close(&c, true);
+	fill_result(&c, res);
+	pr_info("live: pid %d: %s completed: %u of %u functions were redirected, now all",
+		(int)pid, id, f->applied, f->hdr.nfuncs);
 out:
-	ctx_fini(&c);
+	live_end(&c);
 	free(todo);
 	free(gd);
-	free(f);
 	return err;
 }
 

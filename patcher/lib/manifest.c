@@ -19,6 +19,7 @@
 
 #include "hotpatch.h"
 #include "internal.h"
+#include "atomic_file.h"
 #include "manifest.h"
 
 /* While parsing: the document's name for messages, and the path of the
@@ -910,63 +911,15 @@ out:
 
 int hp_manifest__write(const struct hp_manifest *m, const char *path)
 {
-	char *text = NULL, *tmp = NULL;
-	size_t len, done = 0;
-	int fd = -1, err = 0;
-	ssize_t n;
+	char *text;
+	int err;
 
 	text = hp_manifest__dump(m);
-	if (!text || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("manifest: %s: cannot create a temporary file: %s", path, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	len = strlen(text);
-	while (done < len) {
-		n = write(fd, text + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_warn("manifest: %s: write: %s", tmp, strerror(errno));
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		err = -errno;
-		pr_warn("manifest: %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err = -errno;
-		pr_warn("manifest: %s: close: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		pr_warn("manifest: %s: rename: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	if (!text)
+		return -ENOMEM;
+	err = atomic_file_put(path, 0644, ATOMIC_QUIET, text, strlen(text));
+	if (err)
+		pr_warn("manifest: %s: cannot write: %s", path, hp_strerror(err));
 	free(text);
 	return err;
 }

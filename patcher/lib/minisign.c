@@ -24,6 +24,7 @@
 
 #include "hotpatch.h"
 #include "internal.h"
+#include "atomic_file.h"
 #include "fileio.h"
 #include "minisign.h"
 
@@ -479,7 +480,8 @@ static int write_key_file(const char *path, const char *comment, const unsigned 
 		err = -ENOMEM;
 		goto out;
 	}
-	err = fileio_write_atomic(path, text, (size_t)n, mode, replace);
+	err = atomic_file_put(path, mode, ATOMIC_QUIET | (replace ? 0 : ATOMIC_NO_REPLACE), text,
+			      (size_t)n);
 	if (err == -EEXIST)
 		pr_warn("key: %s: exists; not replaced (use --force)", path);
 	else if (err)
@@ -728,7 +730,7 @@ int hp_sig__sign_file(const struct hp_key *sk, const char *file, const struct hp
 		err = -ENOMEM;
 		goto out;
 	}
-	err = fileio_write_atomic(sig_path, text, (size_t)n, 0644, true);
+	err = atomic_file_put(sig_path, 0644, ATOMIC_QUIET, text, (size_t)n);
 	if (err) {
 		pr_warn("sig: %s: cannot write: %s", sig_path, hp_strerror(err));
 		goto out;

@@ -1,9 +1,10 @@
-/* The state directory and atomic file replacement against real processes
- * and real file systems: two processes taking the lock, a replace keeping
- * owner, mode and extended attributes, a writer SIGKILLed at every step
- * (HOTPATCH_FAULT) leaving the exact old or the exact new file, a full
- * disk and a read-only file system (small tmpfs mounts, in a mount
- * namespace of this test's own so nothing outlives it). */
+/* The state directory and atomic file writes against real processes and
+ * real file systems: two processes taking the lock, a replace keeping
+ * owner, mode and extended attributes, a new file never written over one
+ * that exists, a writer SIGKILLed at every step (HOTPATCH_FAULT) leaving
+ * the exact old or the exact new file, a full disk and a read-only file
+ * system (small tmpfs mounts, in a mount namespace of this test's own so
+ * nothing outlives it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -326,8 +327,93 @@ static void a_live_writers_temp_is_not_cleaned(void)
 	close(dfd);
 }
 
-/* Replace path in a child killed at step; return its wait status. */
-static int replace_killed_at(const char *step, const char *path, const char *data, size_t len)
+static mode_t mode_of(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0 ? sb.st_mode : 0;
+}
+
+static void no_replace_never_writes_over_a_file(void)
+{
+	const char *dir = ts_tmpdir();
+	const char *path = ts_join(dir, "k.key");
+	struct atomic_file *af = NULL;
+	hp_print_fn_t old;
+
+	/* A new file gets exactly the mode asked for, umask or not. */
+	CU_ASSERT_EQUAL(atomic_file_put(path, 0640, ATOMIC_NO_REPLACE, "one", 3), 0);
+	CU_ASSERT(same_content(path, "one", 3));
+	CU_ASSERT_EQUAL(mode_of(path) & 07777, 0640);
+	/* An existing one is refused before anything is written, */
+	old = ts_capture_start();
+	CU_ASSERT_EQUAL(atomic_file_put(path, 0640, ATOMIC_NO_REPLACE, "two", 3), -EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, "k.key: exists; not replaced"));
+	CU_ASSERT(same_content(path, "one", 3));
+	CU_ASSERT_EQUAL(count_temps(dir, "k.key"), 0);
+	/* and so is one that appears while the new content is written. */
+	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+	CU_ASSERT_EQUAL_FATAL(atomic_file_create(path, 0600, ATOMIC_NO_REPLACE, &af), 0);
+	CU_ASSERT_EQUAL(atomic_file_write(af, "ours", 4), 0);
+	CU_ASSERT_EQUAL(ts_write_file(path, "theirs", 6), 0);
+	CU_ASSERT_EQUAL(atomic_file_commit(af), -EEXIST);
+	atomic_file_close(af);
+	hp_set_print(old);
+	CU_ASSERT(same_content(path, "theirs", 6));
+	CU_ASSERT_EQUAL(count_temps(dir, "k.key"), 0);
+}
+
+static void plain_put_writes_the_named_mode(void)
+{
+	const char *dir = ts_tmpdir();
+	const char *path = ts_join(dir, "p.hpc"), *real = ts_join(dir, "real");
+	const char *link = ts_join(dir, "link");
+
+	/* Not a target: the old file's mode is not kept, the caller's is used. */
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(path, "old", 3), 0);
+	CU_ASSERT_EQUAL(chmod(path, 0600), 0);
+	CU_ASSERT_EQUAL(atomic_file_put(path, 0644, 0, "new", 3), 0);
+	CU_ASSERT(same_content(path, "new", 3));
+	CU_ASSERT_EQUAL(mode_of(path) & 07777, 0644);
+	/* A symbolic link at the name is what gets replaced, not followed. */
+	CU_ASSERT_EQUAL_FATAL(ts_write_file(real, "old", 3), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(real, link), 0);
+	CU_ASSERT_EQUAL(atomic_file_put(link, 0644, 0, "new", 3), 0);
+	CU_ASSERT(S_ISREG(mode_of(link)));
+	CU_ASSERT(same_content(link, "new", 3));
+	CU_ASSERT(same_content(real, "old", 3));
+	CU_ASSERT_EQUAL(count_temps(dir, "p.hpc"), 0);
+	CU_ASSERT_EQUAL(count_temps(dir, "link"), 0);
+}
+
+static void quiet_leaves_the_words_to_the_caller(void)
+{
+	const char *dir = ts_tmpdir();
+	const char *path = ts_join(ts_join(dir, "missing"), "f");
+	hp_print_fn_t old;
+
+	old = ts_capture_start();
+	CU_ASSERT_EQUAL(atomic_file_put(path, 0644, ATOMIC_QUIET, "new", 3), -ENOENT);
+	CU_ASSERT_STRING_EQUAL(ts_messages, "");
+	CU_ASSERT_EQUAL(atomic_file_put(path, 0644, 0, "new", 3), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ts_messages, path));
+	hp_set_print(old);
+}
+
+/* The fault points of an atomic write, in order. */
+static const struct {
+	const char *step; /* fault point */
+	bool is_new;      /* the target holds the new content after it */
+} atomic_steps[] = {
+	{ "atomic-created", false }, { "atomic-partial", false },
+	{ "atomic-written", false }, { "atomic-synced", false },
+	{ "atomic-renamed", true },  { "atomic-done", true },
+};
+
+/* Write path in a child killed at step, as a target is replaced or (key)
+ * as a new key is written; return its wait status. */
+static int write_killed_at(const char *step, const char *path, const char *data, size_t len,
+			   bool key)
 {
 	int status = -1;
 	pid_t child;
@@ -338,7 +424,8 @@ static int replace_killed_at(const char *step, const char *path, const char *dat
 	if (child == 0) {
 		hp_set_print(NULL);
 		setenv("HOTPATCH_FAULT", step, 1);
-		_exit(atomic_file_replace(path, -1, data, len) == 0 ? 0 : 1);
+		_exit((key ? atomic_file_put(path, 0600, ATOMIC_NO_REPLACE, data, len)
+			   : atomic_file_replace(path, -1, data, len)) == 0 ? 0 : 1);
 	}
 	waitpid(child, &status, 0);
 	return status;
@@ -346,19 +433,13 @@ static int replace_killed_at(const char *step, const char *path, const char *dat
 
 static void killed_at_every_step_leaves_old_or_new(void)
 {
-	static const struct {
-		const char *step; /* fault point */
-		bool is_new;      /* the target holds the new content after it */
-	} steps[] = {
-		{ "atomic-created", false }, { "atomic-partial", false },
-		{ "atomic-written", false }, { "atomic-synced", false },
-		{ "atomic-renamed", true },  { "atomic-done", true },
-	};
 	const size_t olen = 150000, nlen = 170001;
 	char *oldc = pattern(olen, 7), *newc = pattern(nlen, 8);
 	size_t i;
 
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (i = 0; i < sizeof(atomic_steps) / sizeof(atomic_steps[0]); i++) {
+		const char *step = atomic_steps[i].step;
+		bool is_new = atomic_steps[i].is_new;
 		const char *dir = ts_tmpdir();
 		const char *path = ts_join(dir, "libmrxsmb.so");
 		struct stat sb;
@@ -366,29 +447,25 @@ static void killed_at_every_step_leaves_old_or_new(void)
 
 		CU_ASSERT_EQUAL_FATAL(ts_write_file(path, oldc, olen), 0);
 		CU_ASSERT_EQUAL(chmod(path, 0755), 0);
-		status = replace_killed_at(steps[i].step, path, newc, nlen);
+		status = write_killed_at(step, path, newc, nlen, false);
 		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
-			fprintf(stderr, "step %s: child not killed (status %#x)\n", steps[i].step,
-				status);
+			fprintf(stderr, "step %s: child not killed (status %#x)\n", step, status);
 		/* Exactly one of the two, never a mix. */
-		CU_ASSERT(steps[i].is_new ? same_content(path, newc, nlen)
-					  : same_content(path, oldc, olen));
+		CU_ASSERT(is_new ? same_content(path, newc, nlen) : same_content(path, oldc, olen));
 		CU_ASSERT_EQUAL(stat(path, &sb), 0);
 		CU_ASSERT_EQUAL(sb.st_mode & 07777, 0755);
 		/* A temporary file is left only by a kill before the rename, and
 		 * the next run removes it. */
-		CU_ASSERT_EQUAL(count_temps(dir, "libmrxsmb.so"), steps[i].is_new ? 0 : 1);
+		CU_ASSERT_EQUAL(count_temps(dir, "libmrxsmb.so"), is_new ? 0 : 1);
 		dfd = open(dir, O_RDONLY | O_DIRECTORY);
-		CU_ASSERT_EQUAL(atomic_file_clean(dfd, "libmrxsmb.so", path),
-				steps[i].is_new ? 0 : 1);
+		CU_ASSERT_EQUAL(atomic_file_clean(dfd, "libmrxsmb.so", path), is_new ? 0 : 1);
 		close(dfd);
 		CU_ASSERT_EQUAL(count_temps(dir, "libmrxsmb.so"), 0);
 
 		/* And a run after that completes. */
-		if (!steps[i].is_new) {
-			CU_ASSERT_EQUAL(replace_killed_at(steps[i].step, path, newc, nlen) & 0x7f,
-					SIGKILL);
+		if (!is_new) {
+			CU_ASSERT_EQUAL(write_killed_at(step, path, newc, nlen, false) & 0x7f, SIGKILL);
 			CU_ASSERT_EQUAL(atomic_file_replace(path, -1, newc, nlen), 0);
 			CU_ASSERT(same_content(path, newc, nlen));
 			CU_ASSERT_EQUAL(count_temps(dir, "libmrxsmb.so"), 0);
@@ -398,7 +475,40 @@ static void killed_at_every_step_leaves_old_or_new(void)
 	free(newc);
 }
 
-/* A restore killed at every step, through the backups: old or new. */
+/* A key written where none is (no-replace), killed at every step: no key or
+ * the whole new one, never a part, and a temporary file (holding key
+ * material) only before the rename, removed by the next write. */
+static void new_file_killed_at_every_step_leaves_none_or_new(void)
+{
+	const size_t len = 4099;
+	char *data = pattern(len, 9);
+	size_t i;
+
+	for (i = 0; i < sizeof(atomic_steps) / sizeof(atomic_steps[0]); i++) {
+		const char *step = atomic_steps[i].step;
+		bool is_new = atomic_steps[i].is_new;
+		const char *dir = ts_tmpdir();
+		const char *path = ts_join(dir, "k.key");
+		int status;
+
+		status = write_killed_at(step, path, data, len, true);
+		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		if (is_new) {
+			CU_ASSERT(same_content(path, data, len));
+			CU_ASSERT_EQUAL(mode_of(path) & 07777, 0600);
+		} else {
+			CU_ASSERT_EQUAL(access(path, F_OK), -1);
+		}
+		CU_ASSERT_EQUAL(count_temps(dir, "k.key"), is_new ? 0 : 1);
+		if (!is_new) {
+			CU_ASSERT_EQUAL(atomic_file_put(path, 0600, ATOMIC_NO_REPLACE, data, len), 0);
+			CU_ASSERT(same_content(path, data, len));
+			CU_ASSERT_EQUAL(count_temps(dir, "k.key"), 0);
+		}
+	}
+	free(data);
+}
+
 static void restore_killed_at_every_step(void)
 {
 	static const char *const steps[] = { "atomic-created", "atomic-partial", "atomic-written",
@@ -611,8 +721,16 @@ void test_register(void)
 		{ "a file replaced under us is not clobbered", replaced_under_us_is_not_clobbered },
 		{ "a live writer's temporary file is not cleaned",
 		  a_live_writers_temp_is_not_cleaned },
+		{ "no-replace never writes over a file, even one appearing meanwhile",
+		  no_replace_never_writes_over_a_file },
+		{ "a plain write: the named mode, a symlink replaced not followed",
+		  plain_put_writes_the_named_mode },
+		{ "quiet: failures left to the caller to report",
+		  quiet_leaves_the_words_to_the_caller },
 		{ "killed at every step: the exact old or new file, temps cleaned",
 		  killed_at_every_step_leaves_old_or_new },
+		{ "a new key killed at every step: none or the whole key, temps cleaned",
+		  new_file_killed_at_every_step_leaves_none_or_new },
 		{ "restore from backup killed at every step", restore_killed_at_every_step },
 		{ "full disk (tmpfs): nothing lost, journal whole", full_disk_loses_nothing },
 		{ "read-only file system: nothing lost", read_only_file_system_loses_nothing },
