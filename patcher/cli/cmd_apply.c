@@ -17,6 +17,7 @@
 #include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
+#include "restart_report.h"
 #include "step.h"
 
 static void usage(FILE *f)
@@ -116,56 +117,11 @@ static void report_file(struct out_node *arr, const struct hp_verify_target *t, 
 	step_print(result, reason, changed ? detail : NULL, "file %s", t->path ? t->path : "?");
 }
 
-/* What the disk step leaves for the restart report: the files that now
- * hold a fixed full build (replaced by this run or an earlier one). */
-struct replaced_files {
-	char **paths;  /* canonical paths, malloc'd */
-	size_t n;
-};
-
-static void replaced_add(struct replaced_files *rf, const char *path)
-{
-	char *real = realpath(path, NULL), **grown;
-
-	if (!real)
-		return;
-	grown = realloc(rf->paths, (rf->n + 1) * sizeof(*grown));
-	if (!grown) {
-		free(real);
-		return;
-	}
-	rf->paths = grown;
-	rf->paths[rf->n++] = real;
-}
-
-/* Is mapped (a path as a process' maps show it, perhaps marked
- * " (deleted)") one of the files holding a full build now? */
-static bool replaced_has(const struct replaced_files *rf, const char *mapped)
-{
-	size_t i, n = strlen(mapped);
-
-	if (n > 10 && !strcmp(mapped + n - 10, " (deleted)"))
-		n -= 10;
-	for (i = 0; i < rf->n; i++)
-		if (strlen(rf->paths[i]) == n && !strncmp(rf->paths[i], mapped, n))
-			return true;
-	return false;
-}
-
-static void replaced_free(struct replaced_files *rf)
-{
-	size_t i;
-
-	for (i = 0; i < rf->n; i++)
-		free(rf->paths[i]);
-	free(rf->paths);
-}
-
 /* Replace or cold-patch one file (the dry run judged it would be) and
  * report it; returns the exit code for it. */
 static int disk_step(const struct hp_package *pkg, struct hp_state *state,
 		     const struct hp_verify_target *t, struct out_node *arr, size_t *changed,
-		     size_t *already, struct replaced_files *rf)
+		     size_t *already, struct restart_files *rf)
 {
 	bool replace = t->verdict == HP_VERDICT_WOULD_REPLACE;
 	struct hp_disk_result res;
@@ -178,7 +134,7 @@ static int disk_step(const struct hp_package *pkg, struct hp_state *state,
 		if (replace) {
 			snprintf(why, sizeof(why), "fixed full build %s installed; restart required",
 				 res.full_build);
-			replaced_add(rf, t->path);
+			restart_files_add(rf, t->path);
 		}
 		report_file(arr, t, replace ? "replaced" : "patched", replace ? why : NULL, &res);
 		return EXIT_OK;
@@ -199,7 +155,7 @@ static int disk_step(const struct hp_package *pkg, struct hp_state *state,
  * hold a full build. */
 static int apply_disk(const struct hp_package *pkg, struct hp_state *state, const char *root,
 		      bool hotpatch_only, struct out_node *arr, size_t *patched,
-		      struct replaced_files *rf)
+		      struct restart_files *rf)
 {
 	struct hp_verify_opts vopts = { 0 };
 	struct hp_verify_report *rep = NULL;
@@ -247,7 +203,7 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 			else
 				already++;
 			if (t->build)
-				replaced_add(rf, t->path);
+				restart_files_add(rf, t->path);
 			report_file(arr, t, "already applied", t->build ? t->reason : NULL, NULL);
 			break;
 		case HP_VERDICT_NOT_ELIGIBLE:
@@ -272,59 +228,6 @@ static int apply_disk(const struct hp_package *pkg, struct hp_state *state, cons
 	return rc;
 }
 
-/* The restart report: every process still running an old copy of a file
- * that now holds a fixed full build (found by what it maps, as needrestart
- * does). Returns the number of such processes, or -1 when the scan could
- * not run. */
-static long report_restart(const struct replaced_files *rf, struct out_node *root)
-{
-	struct hp_restart_list *l = NULL;
-	struct out_node *arr = NULL;
-	size_t i;
-	int err;
-
-	if (!rf->n) {
-		if (root) {
-			out_bool(root, "restart_required", false);
-			out_array(root, "restart");
-		}
-		return 0;
-	}
-	err = hp_restart__scan((const char *const *)rf->paths, rf->n, HP_RESTART_OLD_COPY, NULL, 0,
-			       &l);
-	if (err) {
-		cli_error("apply: cannot list the processes that need a restart: %s",
-			  hp_strerror(err));
-		return -1;
-	}
-	if (root) {
-		out_bool(root, "restart_required", l->n > 0);
-		arr = out_array(root, "restart");
-	} else if (l->n) {
-		printf("restart required: %zu process%s still run%s the old code:\n", l->n,
-		       l->n == 1 ? "" : "es", l->n == 1 ? "s" : "");
-	}
-	for (i = 0; i < l->n; i++) {
-		const struct hp_restart_proc *p = &l->procs[i];
-
-		if (arr) {
-			struct out_node *o = out_object(arr, NULL);
-
-			out_int(o, "pid", p->pid);
-			out_str(o, "comm", p->comm ? p->comm : "");
-			out_str(o, "exe", p->exe);
-			out_str(o, "path", p->path);
-			out_bool(o, "is_exe", p->is_exe);
-		} else {
-			printf("  pid %d (%s): maps the replaced %s%s\n", (int)p->pid,
-			       p->comm ? p->comm : "?", p->path, p->is_exe ? " (its executable)" : "");
-		}
-	}
-	i = l->n;
-	hp_restart__free(l);
-	return (long)i;
-}
-
 /* Does process pid carry package id with only some of its jumps in place? */
 static int live_partial(pid_t pid, const char *id)
 {
@@ -337,7 +240,7 @@ static int live_partial(pid_t pid, const char *id)
  * machine's, or those of pids). Returns the exit code; *patched counts the
  * processes changed. */
 static int apply_live(const struct hp_package *pkg, struct hp_state *state, const pid_t *pids,
-		      size_t npids, const struct hp_live_opts *lopts, const struct replaced_files *rf,
+		      size_t npids, const struct hp_live_opts *lopts, const struct restart_files *rf,
 		      struct out_node *arr, size_t *patched)
 {
 	struct hp_verify_opts vopts = { 0 };
@@ -395,7 +298,7 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 			/* Its file replaced by the full build: the restart report
 			 * names it, and that is this process' outcome. */
 			report(arr, t, "skipped", t->reason, NULL);
-			if (npids && !replaced_has(rf, t->path))
+			if (npids && !restart_files_has(rf, t->path))
 				trc = EXIT_NOT_ELIGIBLE;
 			break;
 		case HP_VERDICT_NOT_ELIGIBLE:
@@ -460,7 +363,7 @@ int cmd_apply(int argc, char **argv)
 	struct out_node *root = NULL, *farr = NULL, *parr = NULL;
 	size_t nfiles = 0, nprocs = 0;
 	bool hotpatch_only = false;
-	struct replaced_files rf = { 0 };
+	struct restart_files rf = { 0 };
 	const char *manifest, *root_dir = NULL;
 	struct hp_state *state = NULL;
 	int c, err, rc = EXIT_OK, drc = EXIT_OK, lrc = EXIT_OK;
@@ -521,12 +424,12 @@ int cmd_apply(int argc, char **argv)
 	rc = drc != EXIT_OK ? drc : lrc;
 	/* After the live step: a process it could hotpatch is not in the
 	 * list, whatever file it was started from. */
-	if (report_restart(&rf, root) < 0 && rc == EXIT_OK)
+	if (restart_report(&rf, root, "apply", "the old code") < 0 && rc == EXIT_OK)
 		rc = EXIT_ERROR;
 	if (cli_json && out_emit(nfiles + nprocs > 0))
 		rc = EXIT_ERROR;
 out:
-	replaced_free(&rf);
+	restart_files_free(&rf);
 	hp_state__close(state);
 	hp_package__close(pkg);
 	cmdopts_free(&co);

@@ -20,6 +20,7 @@
 #include "cmdopts.h"
 #include "commands.h"
 #include "output.h"
+#include "restart_report.h"
 #include "step.h"
 
 static void usage(FILE *f)
@@ -163,7 +164,7 @@ static void report_file(struct out_node *arr, const char *path, const char *resu
 /* The disk step: every file the journal says carries id gets its original
  * back. Returns the exit code; *restored counts the files changed. */
 static int rollback_disk(struct hp_state *state, const char *id, struct out_node *arr,
-			 size_t *restored)
+			 size_t *restored, struct restart_files *rf)
 {
 	struct hp_disk_result res;
 	char **paths = NULL;
@@ -179,6 +180,10 @@ static int rollback_disk(struct hp_state *state, const char *id, struct out_node
 		err = hp_disk__rollback(state, id, paths[i], &res);
 		report_file(arr, paths[i], outcome(err, restored, &notapp, &rc), err,
 			    err ? NULL : &res);
+		/* A process restarted on the full build runs it until it is
+		 * restarted again: the report names it. */
+		if (!err && res.full_build[0])
+			restart_files_add(rf, paths[i]);
 	}
 	if (!cli_json)
 		printf("%s: %zu files rolled back, %zu were the original already\n", id, *restored,
@@ -201,6 +206,7 @@ int cmd_rollback(int argc, char **argv)
 	size_t i, done = 0, notapp = 0, nfiles = 0;
 	struct hp_state *state = NULL;
 	struct hp_journal_rec intent;
+	struct restart_files rf = { 0 };
 	struct stat sb;
 	const char *id;
 	int c, err, rc = EXIT_OK;
@@ -270,14 +276,18 @@ int cmd_rollback(int argc, char **argv)
 			printf("%s: %zu processes rolled back, %zu did not carry it\n", id, done, notapp);
 	}
 	if (co.disk) {
-		int drc = rollback_disk(state, id, farr, &nfiles);
+		int drc = rollback_disk(state, id, farr, &nfiles, &rf);
 
 		if (rc == EXIT_OK)
 			rc = drc;
+		if (restart_report(&rf, root, "rollback", "the removed full build") < 0 &&
+		    rc == EXIT_OK)
+			rc = EXIT_ERROR;
 	}
 	if (cli_json && out_emit(done + nfiles > 0))
 		rc = EXIT_ERROR;
 out:
+	restart_files_free(&rf);
 	hp_state__close(state);
 	hp_package__close(pkg);
 	cmdopts_free(&co);

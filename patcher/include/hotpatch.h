@@ -1245,8 +1245,9 @@ struct hp_disk_result {
 	uint64_t size;       /* bytes of the file after the step */
 	uint64_t segment;    /* apply: link-time address of the added segment */
 	int recovered;       /* a step a killed run left open was settled first */
-	char full_build[65]; /* apply: version of the fixed full build installed in
-				place of the file (not eligible); "" for a cold patch */
+	char full_build[65]; /* version of the fixed full build installed in place of
+				the file (apply) or taken out of it (rollback); "" for
+				a cold patch */
 };
 
 /* Build the cold-patched bytes of the file at path for package pkg, without

@@ -477,9 +477,10 @@ out:
 }
 
 /* The journal's last completed apply of id on path (not rolled back): its
- * backup and hashes. -HP_E_NOT_APPLIED when there is none. */
+ * backup and hashes, and in full_build the version of the full build it
+ * installed ("" for a cold patch). -HP_E_NOT_APPLIED when there is none. */
 static int find_applied(struct hp_state *st, const char *id, const char *path, char backup[65],
-			char old_sha[65], char new_sha[65])
+			char old_sha[65], char new_sha[65], char full_build[65])
 {
 	const struct hp_journal_rec **recs = NULL;
 	struct hp_journal *j = NULL;
@@ -509,6 +510,9 @@ static int find_applied(struct hp_state *st, const char *id, const char *path, c
 		memcpy(backup, b, 65);
 		memcpy(old_sha, o, 65);
 		memcpy(new_sha, w, 65);
+		snprintf(full_build, 65, "%s",
+			 hp_journal_rec__detail(recs[i], "full_build") ?
+			 hp_journal_rec__detail(recs[i], "full_build") : "");
 		err = 0;
 		break;
 	}
@@ -760,7 +764,7 @@ int hp_disk__rollback(struct hp_state *st, const char *id, const char *path,
 	if (err)
 		goto out;
 	/* The journal's hashes keep the apply's sense: old is the original. */
-	err = find_applied(st, id, f.path, res->backup, orig, patched);
+	err = find_applied(st, id, f.path, res->backup, orig, patched, res->full_build);
 	if (err == -HP_E_NOT_APPLIED)
 		pr_warn("disk: %s: the journal records no disk apply of %s", f.path, id);
 	if (err)

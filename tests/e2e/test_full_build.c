@@ -70,9 +70,11 @@ static const char script[] =
 	"    done\n"
 	"  done\n"
 	"  [ $s = required ] && hp status2.json status --state-dir state\n"
-	"  kill -TERM $new; wait $new\n"
+	"  [ $s = required ] || { kill -TERM $new; wait $new; }\n"
 	"done\n"
+	/* The last restarted server runs the full build through the rollback. */
 	"hp rollback.json rollback KB916846 --state-dir state\n"
+	"kill -TERM $new; wait $new\n"
 	"hp status3.json status --state-dir state\n"
 	"echo \"sha.rolledback $(sha)\"\n"
 	"hp hponly.json apply \"$M\" --trusted-key \"$KEY\" --root root --state-dir state2 --hotpatch-only\n"
@@ -290,6 +292,10 @@ static void eligible_and_not_eligible(void)
 	/* Rollback: both files byte for byte, the live patch out. */
 	rb = load(dir, "rollback.json");
 	CU_ASSERT_EQUAL(rc_of(out, "rollback.json"), 0);
+	/* The server restarted on the full build still runs it: named. */
+	CU_ASSERT(json_is_true(json_object_get(rb, "restart_required")));
+	CU_ASSERT_PTR_NOT_NULL(find_pid(rb, "restart", newp));
+	CU_ASSERT_STRING_EQUAL(str(find_pid(rb, "processes", elig), "result"), "rolled back");
 	CU_ASSERT_STRING_EQUAL(e2, e0);
 	CU_ASSERT_STRING_EQUAL(o2, o0);
 	st3 = load(dir, "status3.json");
