@@ -340,9 +340,16 @@ static int apply_live(const struct hp_package *pkg, struct hp_state *state, cons
 		out_progress_update(procs, nfailed);
 	}
 	out_progress_end();
-	if (!cli_json)
+	if (!cli_json) {
 		printf("%s: %zu processes patched, %zu already applied, %zu examined\n",
 		       pkg->manifest->id, *patched, already, procs);
+		if (rep->nr_unreadable)
+			printf("%zu process%s could not be examined (no permission to read %s mappings)\n",
+			       rep->nr_unreadable, rep->nr_unreadable == 1 ? "" : "es",
+			       rep->nr_unreadable == 1 ? "its" : "their");
+	} else if (!npids) {
+		out_uint(out_root(), "unreadable_processes", rep->nr_unreadable);
+	}
 	hp_verify__free(rep);
 	return rc;
 }

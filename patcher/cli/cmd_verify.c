@@ -155,6 +155,7 @@ static void json_report(const struct hp_verify_report *rep)
 	sum = out_object(out_root(), "summary");
 	for (i = 0; i < HP_VERDICT_COUNT; i++)
 		out_uint(sum, hp_verdict_name((enum hp_verdict)i), rep->count[i]);
+	out_uint(sum, "unreadable_processes", rep->nr_unreadable);
 }
 
 static void text_package(const struct hp_package *pkg)
@@ -225,6 +226,10 @@ static void text_report(const struct hp_verify_report *rep)
 	       rep->count[HP_VERDICT_NEEDS_RESTART], rep->count[HP_VERDICT_NOT_ELIGIBLE],
 	       rep->count[HP_VERDICT_ALREADY], rep->count[HP_VERDICT_REFUSED],
 	       rep->count[HP_VERDICT_ERROR]);
+	if (rep->nr_unreadable)
+		printf("%zu process%s could not be examined (no permission to read %s mappings)\n",
+		       rep->nr_unreadable, rep->nr_unreadable == 1 ? "" : "es",
+		       rep->nr_unreadable == 1 ? "its" : "their");
 }
 
 int cmd_verify(int argc, char **argv)

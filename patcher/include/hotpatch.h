@@ -794,6 +794,8 @@ struct hp_verify_report {
 	struct hp_verify_target *targets; /* files first (sorted by path), then processes by pid */
 	size_t nr_targets;
 	size_t count[HP_VERDICT_COUNT]; /* targets per verdict */
+	size_t nr_unreadable;    /* machine-wide scan: processes whose mappings could not
+				    be read (permission), so not examined */
 };
 
 /* Run the dry run of pkg (opened with hp_package__open) against the targets

@@ -636,13 +636,17 @@ static int check_process(struct run *r, pid_t pid, bool explicit)
 	bool refused = false;
 	int memfd = -1, err;
 
-	/* A machine-wide scan skips, quietly, what it may not look at (other
-	 * users' processes when not root, kernel threads' empty maps). */
+	/* A machine-wide scan skips what it may not look at (other users'
+	 * processes when not root), but counts it: the report says how many
+	 * processes went unexamined, so "nothing to do" is never a guess. */
 	if (!explicit) {
 		snprintf(mempath, sizeof(mempath), "/proc/%d/maps", (int)pid);
 		memfd = open(mempath, O_RDONLY | O_CLOEXEC);
-		if (memfd < 0)
+		if (memfd < 0) {
+			if (errno == EACCES || errno == EPERM)
+				r->rep->nr_unreadable++;
 			return 0;
+		}
 		close(memfd);
 		memfd = -1;
 	}

@@ -554,6 +554,13 @@ static void without_privilege(void)
 	CU_ASSERT(has(out, "Permission denied"));
 	CU_ASSERT(has(out, "nothing changed"));
 	free(out);
+	/* Not root, without --pid: root's processes cannot be examined, and
+	 * the dry run says how many rather than reporting nothing to do. */
+	out = ts_run_cmd("setpriv --reuid=65534 --regid=65534 --clear-groups -- '%s' verify %s "
+			 "--root '%s'", &rc, hp(), pkg_args(), dir);
+	CU_ASSERT(has(out, "could not be examined (no permission to read"));
+	CU_ASSERT(!has(out, "would patch\n"));
+	free(out);
 	/* Root without CAP_SYS_PTRACE. */
 	live_refused(&s, "setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace --", state,
 		     "hotpatch runs without CAP_SYS_PTRACE");
