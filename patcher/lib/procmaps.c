@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,4 +372,60 @@ char *procmaps_comm(pid_t pid)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return strdup(buf);
+}
+
+int procmaps_pids(const char *who, pid_t **pids, size_t *n)
+{
+	pid_t *list = NULL, self = getpid();
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	*pids = NULL;
+	*n = 0;
+	d = opendir("/proc");
+	if (!d) {
+		err = -errno;
+		pr_warn("%s: /proc: cannot list processes: %s", who, hp_strerror(err));
+		return err;
+	}
+	for (;;) {
+		char *end;
+		long pid;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				err = -errno;
+				pr_warn("%s: /proc: cannot list processes: %s", who, hp_strerror(err));
+			}
+			break;
+		}
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > INT_MAX || (pid_t)pid == self)
+			continue;
+		if (count == cap) {
+			pid_t *grown = realloc(list, (cap = cap ? 2 * cap : 256) * sizeof(*list));
+
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			list = grown;
+		}
+		list[count++] = (pid_t)pid;
+	}
+	closedir(d);
+	if (err) {
+		free(list);
+		return err;
+	}
+	qsort(list, count, sizeof(*list), cmp_pid);
+	*pids = list;
+	*n = count;
+	return 0;
 }

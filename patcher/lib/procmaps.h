@@ -75,6 +75,12 @@ int procmaps_tasks(pid_t pid, pid_t **tids, size_t *n);
 int procmaps_find_gap(const struct procmaps *pm, uint64_t lo, uint64_t hi, size_t size,
 		      uint64_t min_addr, uint64_t *addr);
 
+/* Every process of the machine but the caller: the numeric entries of
+ * /proc, sorted ascending, in *pids (malloc'd, caller frees) and their
+ * number in *n. who names the caller in the message when /proc cannot be
+ * listed. Errors: -errno of /proc, -ENOMEM. */
+int procmaps_pids(const char *who, pid_t **pids, size_t *n);
+
 /* The command name of pid (/proc/PID/comm), malloc'd; NULL if it is gone. */
 char *procmaps_comm(pid_t pid);
 

@@ -18,7 +18,6 @@
  * It runs over every process of the machine, so each maps file is read
  * once, and parsed only when one of the paths occurs in its text; a kernel
  * thread's maps file is empty and costs one open and one read. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -376,43 +375,17 @@ out:
 	return err;
 }
 
-/* Every process: the numeric entries of /proc. */
+/* Every process of the machine. */
 static int scan_all(struct scan *sc)
 {
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
+	pid_t *pids = NULL;
+	size_t n = 0, i;
+	int err;
 
-	d = opendir("/proc");
-	if (!d) {
-		err = -errno;
-		pr_warn("restart: /proc: cannot list processes: %s", hp_strerror(err));
-		return err;
-	}
-	for (;;) {
-		char *end;
-		long pid;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno) {
-				err = -errno;
-				pr_warn("restart: /proc: cannot list processes: %s",
-					hp_strerror(err));
-			}
-			break;
-		}
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT_MAX || (pid_t)pid == sc->self)
-			continue;
-		err = scan_pid(sc, (pid_t)pid);
-		if (err)
-			break;
-	}
-	closedir(d);
+	err = procmaps_pids("restart", &pids, &n);
+	for (i = 0; !err && i < n; i++)
+		err = scan_pid(sc, pids[i]);
+	free(pids);
 	return err;
 }
 

@@ -11,7 +11,6 @@
  * started from the patched file. Nothing is written and no process is
  * stopped.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -225,34 +224,25 @@ static bool path_named(const struct hp_journal *j, const char *path)
  * vanish or may not be read while we look are not ours to report. */
 static int scan_processes(const struct hp_journal *j, struct scan *sc)
 {
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
+	pid_t *pids = NULL;
+	size_t n = 0, i, k;
+	int err;
 
-	d = opendir("/proc");
-	if (!d) {
-		err = -errno;
-		pr_warn("status: /proc: cannot list processes: %s", hp_strerror(err));
-		return err;
-	}
-	while ((de = readdir(d))) {
+	err = procmaps_pids("status", &pids, &n);
+	for (i = 0; !err && i < n; i++) {
 		struct procmaps pm = { 0 };
 		struct scanned *grown;
-		char maps[64], *end;
+		char maps[64];
 		int fd;
-		long pid = strtol(de->d_name, &end, 10);
-		size_t k;
 
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
 		/* Try the open first: processes we may not read (other users',
 		 * without privilege) are silently not ours to report on. */
-		snprintf(maps, sizeof(maps), "/proc/%ld/maps", pid);
+		snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pids[i]);
 		fd = open(maps, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		close(fd);
-		if (procmaps_read((pid_t)pid, &pm))
+		if (procmaps_read(pids[i], &pm))
 			continue;
 		for (k = 0; k < pm.n; k++)
 			if (pm.maps[k].inode && path_named(j, pm.maps[k].path))
@@ -268,11 +258,11 @@ static int scan_processes(const struct hp_journal *j, struct scan *sc)
 			break;
 		}
 		sc->procs = grown;
-		sc->procs[sc->n].pid = (pid_t)pid;
+		sc->procs[sc->n].pid = pids[i];
 		sc->procs[sc->n].pm = pm;
 		sc->n++;
 	}
-	closedir(d);
+	free(pids);
 	return err;
 }
 

@@ -14,7 +14,6 @@
  * identity from the file it actually maps (/proc/PID/map_files), which may
  * differ from what is on disk now.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -763,49 +762,15 @@ out:
 	return err;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static int scan_processes(struct run *r)
 {
-	pid_t *pids = NULL, self = getpid();
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
+	pid_t *pids = NULL;
+	size_t n = 0, i;
+	int err;
 
-	d = opendir("/proc");
-	if (!d) {
-		err = -errno;
-		pr_warn("verify: /proc: %s", strerror(errno));
-		return err;
-	}
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || (pid_t)pid == self)
-			continue;
-		if (n == cap) {
-			pid_t *np = realloc(pids, (cap = cap ? 2 * cap : 256) * sizeof(*pids));
-
-			if (!np) {
-				err = -ENOMEM;
-				goto out;
-			}
-			pids = np;
-		}
-		pids[n++] = (pid_t)pid;
-	}
-	qsort(pids, n, sizeof(*pids), cmp_pid);
-	for (i = 0; i < n && !err; i++)
+	err = procmaps_pids("verify", &pids, &n);
+	for (i = 0; !err && i < n; i++)
 		err = check_process(r, pids[i], false);
-out:
-	closedir(d);
 	free(pids);
 	return err;
 }
