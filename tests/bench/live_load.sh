@@ -2,9 +2,12 @@
 # Benchmark: what smbcli load --clients 32 sees while srv gets KB916846,
 # live (hotpatch apply --live --pid, then rollback) against the way without
 # hotpatching (restart srv: SIGTERM, start the fixed full build on the same
-# port). Each run: srv serves the load for DURATION seconds; one second in,
-# the change is made; the load's report gives failed requests and the worst
-# latency. Prints each run and the medians. Never part of make check.
+# port), and against a baseline with no change at all (the same load, so
+# the worst latency a loaded 2-core machine gives anyway is known). Each
+# run: srv serves the load for DURATION seconds; one second in, the change
+# is made; the load's report gives failed requests and the worst latency.
+# Prints each run, the medians and the worst-latency ratios against the
+# baseline. Never part of make check.
 #
 # Usage: live_load.sh BUILD_DIR [RUNS] [DURATION]
 set -u
@@ -54,7 +57,9 @@ one_run() {
 	local load=$!
 	sleep 1
 	t0=$(date +%s%N)
-	if [ "$1" = live ]; then
+	if [ "$1" = none ]; then
+		:
+	elif [ "$1" = live ]; then
 		"$hp" apply "$manifest" --trusted-key "$key" --live --pid "$srv_pid" \
 			--state-dir "$work/state" >/dev/null 2>&1 || echo "live_load: apply failed" >&2
 	else
@@ -74,7 +79,7 @@ one_run() {
 
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-for mode in live restart; do
+for mode in none live restart; do
 	: >"$work/$mode.txt"
 	for r in $(seq 1 "$runs"); do
 		res=$(one_run "$mode")
@@ -86,3 +91,6 @@ for mode in live restart; do
 		"worst latency $(cut -d' ' -f2 "$work/$mode.txt" | median) us," \
 		"change took $(cut -d' ' -f3 "$work/$mode.txt" | median) ms"
 done
+worst() { cut -d' ' -f2 "$work/$1.txt" | median; }
+awk -v n="$(worst none)" -v l="$(worst live)" -v r="$(worst restart)" 'BEGIN {
+	printf "worst latency against no change: live %.2fx, restart %.2fx\n", l / n, r / n }'
