@@ -189,12 +189,39 @@ int ts_sh(const char *cmd, char **out, char **err)
 	return ts_run(argv, NULL, out, err);
 }
 
+/* Every child ts_spawn started, so that a test stopped half-way by a
+ * failed fatal assertion leaves no server running behind it. */
+static pid_t spawned[256];
+static size_t nr_spawned;
+
+/* At exit: a child still unreaped is still ours (its pid cannot have been
+ * reused), so it and its process group are killed; one already reaped is
+ * left alone (waitpid says ECHILD, whoever has the pid now). */
+static void kill_spawned(void)
+{
+	size_t i;
+	int status;
+
+	for (i = 0; i < nr_spawned; i++) {
+		if (waitpid(spawned[i], &status, WNOHANG) != 0)
+			continue;
+		kill(-spawned[i], SIGKILL);
+		kill(spawned[i], SIGKILL);
+		while (waitpid(spawned[i], &status, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
 pid_t ts_spawn(char *const argv[], const char *log)
 {
 	pid_t pid;
 
+	if (!nr_spawned)
+		atexit(kill_spawned);
 	fflush(NULL);
 	pid = fork();
+	if (pid > 0 && nr_spawned < sizeof(spawned) / sizeof(spawned[0]))
+		spawned[nr_spawned++] = pid;
 	if (pid == 0) {
 		int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
 		int nul = open("/dev/null", O_RDONLY);
