@@ -73,6 +73,24 @@ static void json_functions(struct out_node *o, const char *list)
 	}
 }
 
+/* One of status' process lists; full_build: with each entry's full build. */
+static void json_procs(struct out_node *root, const char *key, const struct hp_status_proc *p,
+		       size_t n, bool full_build)
+{
+	struct out_node *arr = out_array(root, key), *o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		o = out_object(arr, NULL);
+		out_int(o, "pid", p[i].pid);
+		out_str(o, "comm", p[i].comm);
+		out_str(o, "path", p[i].path);
+		out_str(o, "package", p[i].package);
+		if (full_build)
+			out_str(o, "full_build", p[i].full_build);
+	}
+}
+
 static void json_report(const struct hp_status *s)
 {
 	struct out_node *root = out_root(), *arr, *o, *pr;
@@ -127,23 +145,8 @@ static void json_report(const struct hp_status *s)
 			out_str(pr, NULL, "unfinished");
 		out_str(o, "problem", t->problem);
 	}
-	arr = out_array(root, "stale_processes");
-	for (i = 0; i < s->nr_stale; i++) {
-		o = out_object(arr, NULL);
-		out_int(o, "pid", s->stale[i].pid);
-		out_str(o, "comm", s->stale[i].comm);
-		out_str(o, "path", s->stale[i].path);
-		out_str(o, "package", s->stale[i].package);
-		out_str(o, "full_build", s->stale[i].full_build);
-	}
-	arr = out_array(root, "started_from_patched");
-	for (i = 0; i < s->nr_started; i++) {
-		o = out_object(arr, NULL);
-		out_int(o, "pid", s->started[i].pid);
-		out_str(o, "comm", s->started[i].comm);
-		out_str(o, "path", s->started[i].path);
-		out_str(o, "package", s->started[i].package);
-	}
+	json_procs(root, "stale_processes", s->stale, s->nr_stale, true);
+	json_procs(root, "started_from_patched", s->started, s->nr_started, false);
 	arr = out_array(root, "unfinished");
 	for (i = 0; i < s->nr_unfinished; i++) {
 		const struct hp_journal_rec *r = s->unfinished[i];
@@ -201,7 +204,7 @@ static void text_report(const struct hp_status *s)
 	if (s->nr_stale)
 		printf("processes that need a restart (they run an older copy of a file updated on disk):\n");
 	for (i = 0; i < s->nr_stale; i++) {
-		const struct hp_status_stale *x = &s->stale[i];
+		const struct hp_status_proc *x = &s->stale[i];
 
 		printf("  pid %d (%s) %s (%s", (int)x->pid, x->comm ? x->comm : "?", x->path,
 		       x->package);

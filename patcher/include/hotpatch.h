@@ -622,6 +622,10 @@ const struct hp_manifest_version *hp_manifest__find_version(const struct hp_mani
 const struct hp_manifest_build *hp_manifest__find_build(const struct hp_manifest_component *c,
 							const char *version,
 							const struct hp_manifest_replaced **r);
+/* The full build of c whose bytes hash to sha256 (a file that has the fix
+ * already), or NULL. */
+const struct hp_manifest_build *hp_manifest__find_build_sha256(const struct hp_manifest_component *c,
+							       const char *sha256);
 
 /* A package: a directory holding manifest.json, its minisign signature
  * manifest.json.minisig and the payload containers the manifest names. */
@@ -1137,36 +1141,31 @@ struct hp_status_target {
 	char *problem;           /* the problems in one plain line; NULL when none */
 };
 
-/* A process that needs a restart to pick up an installed update: it still
- * runs an older copy of a file patched or replaced on disk, and was not
- * patched live. Once restarted it maps the file as it is now and is no
- * longer listed. */
-struct hp_status_stale {
+/* A process status names beside the targets, in one of two lists:
+ * - stale: it needs a restart to pick up an installed update (it still runs
+ *   an older copy of a file patched or replaced on disk, and was not patched
+ *   live); once restarted it maps the file as it is now and is no longer
+ *   listed;
+ * - started: it was started from a file that is patched on disk now, so its
+ *   code came patched from the file and it carries no in-process record; a
+ *   rollback leaves it running the fixed code until it is restarted. */
+struct hp_status_proc {
 	pid_t pid;               /* the process */
 	char *comm;              /* /proc/PID/comm */
-	char *path;              /* the patched file it maps an older copy of */
+	char *path;              /* the patched file it maps (stale: an older copy of it) */
 	char *package;           /* the package applied to that file */
-	char *full_build;        /* version of the full build that replaced the file; NULL
-				    when the file was cold-patched (a live apply would do too) */
-};
-
-/* A process started from a file that is patched on disk now: its code came
- * patched from the file, so it carries no in-process record; a rollback
- * leaves it running the fixed code until it is restarted. */
-struct hp_status_started {
-	pid_t pid;               /* the process */
-	char *comm;              /* /proc/PID/comm */
-	char *path;              /* the patched file it maps (the same inode) */
-	char *package;           /* the package applied to that file */
+	char *full_build;        /* stale: version of the full build that replaced the file;
+				    NULL when the file was cold-patched (a live apply would
+				    do too); always NULL in started */
 };
 
 struct hp_status {
 	char *state_dir;         /* the state directory read */
 	struct hp_status_target *targets; /* journal order, then records found without entry */
 	size_t nr_targets;
-	struct hp_status_stale *stale;    /* by pid */
+	struct hp_status_proc *stale;     /* by pid: need a restart */
 	size_t nr_stale;
-	struct hp_status_started *started; /* by pid */
+	struct hp_status_proc *started;   /* by pid: started from a patched file */
 	size_t nr_started;
 	struct hp_journal *journal;       /* the journal read (owned) */
 	const struct hp_journal_rec **unfinished; /* intents never closed; owned by journal */

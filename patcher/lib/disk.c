@@ -309,10 +309,10 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 	const struct hp_manifest *m = pkg->manifest;
 	const struct hp_manifest_component *c;
 	const struct hp_manifest_version *v;
+	const struct hp_manifest_build *b;
 	const struct hp_package_payload *p;
 	const struct hp_identity *id;
 	char note[ELF_WRITE_NOTE_MAX], want[128];
-	size_t i;
 	int err;
 
 	*bout = NULL;
@@ -346,12 +346,9 @@ static int build_file(const struct hp_package *pkg, struct disk_file *f,
 		return -HP_E_NOT_FOUND;
 	}
 	/* A file that is one of the fixed full builds has the fix already. */
-	for (i = 0; i < c->nr_builds; i++) {
-		if (!strcmp(c->builds[i].sha256, f->sha)) {
-			pr_info("disk: %s: already the fixed full build %s", f->path,
-				c->builds[i].version);
-			return -HP_E_ALREADY;
-		}
+	if ((b = hp_manifest__find_build_sha256(c, f->sha))) {
+		pr_info("disk: %s: already the fixed full build %s", f->path, b->version);
+		return -HP_E_ALREADY;
 	}
 	v = id->pkg_version ? hp_manifest__find_version(c, id->pkg_version) : NULL;
 	if (!v)

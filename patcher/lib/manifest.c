@@ -1016,3 +1016,14 @@ const struct hp_manifest_build *hp_manifest__find_build(const struct hp_manifest
 			}
 	return NULL;
 }
+
+const struct hp_manifest_build *hp_manifest__find_build_sha256(const struct hp_manifest_component *c,
+							       const char *sha256)
+{
+	size_t i;
+
+	for (i = 0; c && sha256 && i < c->nr_builds; i++)
+		if (!strcmp(c->builds[i].sha256, sha256))
+			return &c->builds[i];
+	return NULL;
+}

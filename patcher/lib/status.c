@@ -46,6 +46,19 @@ static void free_target(struct hp_status_target *t)
 	free(t->problem);
 }
 
+static void free_procs(struct hp_status_proc *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].comm);
+		free(p[i].path);
+		free(p[i].package);
+		free(p[i].full_build);
+	}
+	free(p);
+}
+
 void hp_status__free(struct hp_status *s)
 {
 	size_t i;
@@ -55,19 +68,8 @@ void hp_status__free(struct hp_status *s)
 	for (i = 0; i < s->nr_targets; i++)
 		free_target(&s->targets[i]);
 	free(s->targets);
-	for (i = 0; i < s->nr_stale; i++) {
-		free(s->stale[i].comm);
-		free(s->stale[i].path);
-		free(s->stale[i].package);
-		free(s->stale[i].full_build);
-	}
-	free(s->stale);
-	for (i = 0; i < s->nr_started; i++) {
-		free(s->started[i].comm);
-		free(s->started[i].path);
-		free(s->started[i].package);
-	}
-	free(s->started);
+	free_procs(s->stale, s->nr_stale);
+	free_procs(s->started, s->nr_started);
 	free(s->unfinished);
 	hp_journal__free(s->journal);
 	free(s->state_dir);
@@ -485,21 +487,16 @@ static bool any_disk_target(const struct hp_status_target *t)
 	return true;
 }
 
-/* A process mapping a file patched on disk whose mapping is not the file
- * now at that path runs the old code until restarted, unless it was
- * patched live meanwhile. */
-static int add_stale(struct hp_status *s, const struct hp_status_target *t,
-		     const struct hp_restart_proc *rp)
+/* Add process rp, which maps the file of disk target t, to *list. */
+static int add_proc(struct hp_status_proc **list, size_t *n, const struct hp_status_target *t,
+		    const struct hp_restart_proc *rp)
 {
-	struct hp_status_stale *x;
+	struct hp_status_proc *x = realloc(*list, (*n + 1) * sizeof(*x));
 
-	if (live_patched(s, rp->pid, t->package))
-		return 0;
-	x = realloc(s->stale, (s->nr_stale + 1) * sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	s->stale = x;
-	x = &s->stale[s->nr_stale++];
+	*list = x;
+	x = &x[(*n)++];
 	memset(x, 0, sizeof(*x));
 	x->pid = rp->pid;
 	x->comm = rp->comm ? strdup(rp->comm) : NULL;
@@ -509,6 +506,17 @@ static int add_stale(struct hp_status *s, const struct hp_status_target *t,
 	if (!x->path || !x->package || (t->full_build && !x->full_build))
 		return -ENOMEM;
 	return 0;
+}
+
+/* A process mapping a file patched on disk whose mapping is not the file
+ * now at that path runs the old code until restarted, unless it was
+ * patched live meanwhile. */
+static int add_stale(struct hp_status *s, const struct hp_status_target *t,
+		     const struct hp_restart_proc *rp)
+{
+	if (live_patched(s, rp->pid, t->package))
+		return 0;
+	return add_proc(&s->stale, &s->nr_stale, t, rp);
 }
 
 /* Processes started from a file patched on disk map the very file now at
@@ -525,23 +533,9 @@ static bool cold_patched_file(const struct hp_status_target *t)
 static int add_started(struct hp_status *s, const struct hp_status_target *t,
 		       const struct hp_restart_proc *rp)
 {
-	struct hp_status_started *x;
-
 	if (have_live_target(s, rp->pid, t->package))
 		return 0;
-	x = realloc(s->started, (s->nr_started + 1) * sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	s->started = x;
-	x = &s->started[s->nr_started++];
-	memset(x, 0, sizeof(*x));
-	x->pid = rp->pid;
-	x->comm = rp->comm ? strdup(rp->comm) : NULL;
-	x->path = strdup(t->path);
-	x->package = strdup(t->package);
-	if (!x->path || !x->package)
-		return -ENOMEM;
-	return 0;
+	return add_proc(&s->started, &s->nr_started, t, rp);
 }
 
 int hp_status__read(const char *dir, struct hp_status **out)

@@ -358,14 +358,11 @@ static int examine_not_eligible(struct run *r, struct hp_verify_target *t,
 	const char *ver = id->pkg_version ? id->pkg_version : "(none)";
 	const struct hp_manifest_replaced *rp;
 	const struct hp_manifest_build *b;
-	size_t i;
 
-	for (i = 0; i < c->nr_builds; i++) {
-		if (strcmp(c->builds[i].sha256, t->sha256))
-			continue;
-		t->build = &c->builds[i];
+	if ((b = hp_manifest__find_build_sha256(c, t->sha256))) {
+		t->build = b;
 		verdict(t, HP_VERDICT_ALREADY, 0, "%s the fixed full build %s",
-			t->pid ? "runs" : "the file is", c->builds[i].version);
+			t->pid ? "runs" : "the file is", b->version);
 		return 0;
 	}
 	b = id->pkg_version ? hp_manifest__find_build(c, id->pkg_version, &rp) : NULL;
